@@ -1,0 +1,81 @@
+"""The one quoting site: renders argument lists for a POSIX shell and joins them.
+
+Commands everywhere else are `Argv` tuples of plain words; only this module turns them into
+shell text. `Secret` words print as *** in `display` and raw only in `render`.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+class Secret(str):
+    """A word that must never be displayed."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+Argv = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Script:
+    """Several argvs joined by one operator (`&&`, `;` or `|`)."""
+
+    parts: tuple[Argv | Script, ...]
+    op: str = "&&"
+
+
+Command = Argv | Script
+
+
+def argv(*words: str) -> Argv:
+    return tuple(words)
+
+
+def and_then(*parts: Command) -> Script:
+    return Script(tuple(parts), "&&")
+
+
+def sequence(*parts: Command) -> Script:
+    return Script(tuple(parts), ";")
+
+
+def pipe(*parts: Command) -> Script:
+    return Script(tuple(parts), "|")
+
+
+def _quote(word: str, masked: bool) -> str:
+    if masked and isinstance(word, Secret):
+        return "***"
+    return shlex.quote(str(word))
+
+
+def _render(cmd: Command, masked: bool) -> str:
+    if isinstance(cmd, Script):
+        inner = f" {cmd.op} ".join(
+            f"{{ {_render(p, masked)}; }}" if isinstance(p, Script) else _render(p, masked) for p in cmd.parts
+        )
+        return inner
+    return " ".join(_quote(w, masked) for w in cmd)
+
+
+def render(cmd: Command) -> str:
+    """Shell text to execute."""
+    return _render(cmd, masked=False)
+
+
+def display(cmd: Command) -> str:
+    """Shell text to show a person: secret words masked."""
+    return _render(cmd, masked=True)
+
+
+def words(items: Iterable[str]) -> Argv:
+    return tuple(items)
+
+
+def join_lines(lines: Sequence[str]) -> str:
+    return "".join(f"{line}\n" for line in lines)
