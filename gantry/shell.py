@@ -23,13 +23,22 @@ Argv = tuple[str, ...]
 
 @dataclass(frozen=True)
 class Script:
-    """Several argvs joined by one operator (`&&`, `;` or `|`)."""
+    """Several argvs joined by one operator (`&&`, `||`, `;` or `|`)."""
 
-    parts: tuple[Argv | Script, ...]
+    parts: tuple[Argv | Script | Redirect, ...]
     op: str = "&&"
 
 
-Command = Argv | Script
+@dataclass(frozen=True)
+class Redirect:
+    """An argv with its stdout (`>`, `>>`) or stderr (`2>`) sent to a file."""
+
+    cmd: Argv
+    path: str
+    op: str = ">"
+
+
+Command = Argv | Script | Redirect
 
 
 def argv(*words: str) -> Argv:
@@ -48,6 +57,23 @@ def pipe(*parts: Command) -> Script:
     return Script(tuple(parts), "|")
 
 
+def or_else(*parts: Command) -> Script:
+    return Script(tuple(parts), "||")
+
+
+def write_to(cmd: Argv, path: str) -> Redirect:
+    return Redirect(cmd, path, ">")
+
+
+def append_to(cmd: Argv, path: str) -> Redirect:
+    return Redirect(cmd, path, ">>")
+
+
+def quiet(cmd: Argv) -> Redirect:
+    """Discard the command's stderr (expected failures, such as a missing file)."""
+    return Redirect(cmd, "/dev/null", "2>")
+
+
 def _quote(word: str, masked: bool) -> str:
     if masked and isinstance(word, Secret):
         return "***"
@@ -55,6 +81,8 @@ def _quote(word: str, masked: bool) -> str:
 
 
 def _render(cmd: Command, masked: bool) -> str:
+    if isinstance(cmd, Redirect):
+        return f"{_render(cmd.cmd, masked)} {cmd.op} {shlex.quote(cmd.path)}"
     if isinstance(cmd, Script):
         inner = f" {cmd.op} ".join(
             f"{{ {_render(p, masked)}; }}" if isinstance(p, Script) else _render(p, masked) for p in cmd.parts

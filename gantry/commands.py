@@ -1,0 +1,185 @@
+"""Remote commands as data: pure functions returning argv tuples (or scripts joining them).
+
+Host layout under `<deploy_path>/<project>/<env>/` (namespaced, so projects and environments can
+share a host):
+  releases/<id>/      compose.yaml, .env (0600), manifest.json; the directory is 0700
+  releases/.incoming-<id>/   an upload in progress; renamed into place when complete
+  current -> releases/<id>   the live, healthy release; switched by renaming a symlink
+  deploys.jsonl       append-only audit log, one JSON object per line
+  lock/               held while a deploy runs (mkdir is atomic); lock/info.json says by whom
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gantry.shell import (
+    Argv,
+    Command,
+    and_then,
+    append_to,
+    argv,
+    or_else,
+    quiet,
+    sequence,
+    write_to,
+)
+
+MARK = "--gantry:"  # section markers in the facts output; parsed by gantry.facts
+
+
+@dataclass(frozen=True)
+class Layout:
+    base: str
+
+    @property
+    def releases(self) -> str:
+        return f"{self.base}/releases"
+
+    @property
+    def current(self) -> str:
+        return f"{self.base}/current"
+
+    @property
+    def lock(self) -> str:
+        return f"{self.base}/lock"
+
+    @property
+    def lock_info(self) -> str:
+        return f"{self.base}/lock/info.json"
+
+    @property
+    def audit_log(self) -> str:
+        return f"{self.base}/deploys.jsonl"
+
+    def release(self, rid: str) -> str:
+        return f"{self.releases}/{rid}"
+
+    def incoming(self, rid: str) -> str:
+        return f"{self.releases}/.incoming-{rid}"
+
+
+def marker(name: str) -> Argv:
+    return argv("echo", f"{MARK}{name}")
+
+
+def facts(layout: Layout, project: str) -> Command:
+    """Read-only: live release, kept releases, lock holder and the project's containers."""
+    return sequence(
+        marker("current"), quiet(argv("readlink", layout.current)),
+        marker("releases"), quiet(argv("ls", "-1", layout.releases)),
+        marker("lock"), quiet(argv("cat", layout.lock_info)),
+        marker("ps"), compose_ps(project),
+        marker("end"),
+    )
+
+
+def acquire_lock(layout: Layout, info_json: str) -> Command:
+    """Take the lock atomically (mkdir), then record who holds it; prints a marker on success."""
+    return and_then(
+        argv("mkdir", "-p", "-m", "0700", layout.releases),
+        argv("mkdir", layout.lock),
+        write_to(argv("printf", "%s\n", info_json), layout.lock_info),
+        marker("locked"),
+    )
+
+
+def facts_and_lock(layout: Layout, project: str, info_json: str) -> Command:
+    """One round trip: observe the host, then try to take the lock."""
+    return sequence(facts(layout, project), or_else(acquire_lock(layout, info_json), marker("lock-busy")))
+
+
+def release_lock(layout: Layout) -> Argv:
+    return argv("rm", "-rf", layout.lock)
+
+
+def receive_bundle(layout: Layout, rid: str) -> Command:
+    """Unpack a tar of the bundle from stdin into a hidden directory, then rename it into place."""
+    incoming = layout.incoming(rid)
+    return and_then(
+        argv("rm", "-rf", incoming),
+        argv("mkdir", "-p", "-m", "0700", incoming),
+        argv("tar", "-x", "-p", "-f", "-", "-C", incoming),
+        argv("chmod", "0600", f"{incoming}/.env"),
+        argv("chmod", "0700", incoming),
+        argv("mv", "-T", incoming, layout.release(rid)),
+    )
+
+
+def compose(project: str, layout: Layout, rid: str, *args: str) -> Argv:
+    rel = layout.release(rid)
+    return argv("docker", "compose", "-p", project, "--project-directory", rel,
+                "-f", f"{rel}/compose.yaml", "--env-file", f"{rel}/.env", *args)
+
+
+def compose_pull(project: str, layout: Layout, rid: str) -> Argv:
+    return compose(project, layout, rid, "pull", "--quiet", "--policy", "missing")
+
+
+def compose_up(project: str, layout: Layout, rid: str) -> Argv:
+    return compose(project, layout, rid, "up", "-d", "--remove-orphans", "--no-build", "--quiet-pull")
+
+
+def compose_stop(project: str, layout: Layout, rid: str, services: Sequence[str] = ()) -> Argv:
+    return compose(project, layout, rid, "stop", *services)
+
+
+def compose_ps(project: str) -> Argv:
+    """Every container of the project, one JSON object per line (Compose v2)."""
+    return argv("docker", "compose", "-p", project, "ps", "--all", "--format", "json")
+
+
+def inspect_health(containers: Sequence[str]) -> Argv:
+    return argv("docker", "inspect", "--format", "{{.Name}} {{json .State}}", *containers)
+
+
+def container_logs(container: str, lines: int = 20) -> Argv:
+    return argv("docker", "logs", "--tail", str(lines), container)
+
+
+def image_digests(images: Sequence[str]) -> Argv:
+    return argv("docker", "image", "inspect", "--format", "{{json .RepoTags}} {{json .RepoDigests}}", *images)
+
+
+def switch_current(layout: Layout, rid: str) -> Command:
+    """Point `current` at a release by renaming a new symlink over it (atomic)."""
+    tmp = f"{layout.base}/.current-{rid}"
+    return and_then(
+        argv("test", "-d", layout.release(rid)),
+        argv("ln", "-sfn", f"releases/{rid}", tmp),
+        argv("mv", "-T", tmp, layout.current),
+    )
+
+
+def remove_releases(layout: Layout, rids: Sequence[str]) -> Argv:
+    return argv("rm", "-rf", "--", *(layout.release(r) for r in rids))
+
+
+def append_audit(layout: Layout, line_json: str) -> Command:
+    return append_to(argv("printf", "%s\n", line_json), layout.audit_log)
+
+
+def read_audit(layout: Layout) -> Command:
+    return or_else(quiet(argv("cat", layout.audit_log)), argv("true"))
+
+
+def finish(layout: Layout, rid: str | None, prune: Sequence[str], audit_json: str) -> Command:
+    """One round trip at the end of a deploy: switch (if any), prune, audit, unlock."""
+    steps: list[Command] = []
+    if rid:
+        steps.append(switch_current(layout, rid))
+    if prune:
+        steps.append(remove_releases(layout, prune))
+    steps += [append_audit(layout, audit_json), release_lock(layout)]
+    return sequence(*steps)
+
+
+def host_preflight(layout: Layout) -> Command:
+    """Engine security options, versions and free disk under the deploy path."""
+    return sequence(
+        marker("info"), argv("docker", "info", "--format", "{{json .SecurityOptions}} {{.ServerVersion}}"),
+        marker("compose"), argv("docker", "compose", "version", "--short"),
+        marker("df"), quiet(argv("df", "-Pk", layout.base.rsplit("/", 2)[0] or "/")),
+        marker("end"),
+    )

@@ -1,0 +1,214 @@
+"""Fabric connections: the only network code in Gantry.
+
+One `HostConnection` per host is opened once and reused for every command of a deploy. Host keys
+are checked strictly: paramiko's RejectPolicy plus the configured known_hosts file, set before the
+first connect (Fabric's default accepts any key). Commands run on a plain exec channel of the
+connection's transport, rendered by `gantry.shell` and never echoed with secret words unmasked;
+stdin carries file content (a tar of the release) so secrets never enter a command line.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import paramiko
+import tenacity
+from fabric import Config, Connection
+from paramiko.ssh_exception import NoValidConnectionsError
+
+from gantry.errors import GantryError, HostError, HostKeyError, UnreachableError
+from gantry.shell import Command, display, render
+
+T = TypeVar("T")
+
+TRANSIENT = (NoValidConnectionsError, socket.timeout, TimeoutError, ConnectionResetError,
+             ConnectionRefusedError, EOFError)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how to reach one host."""
+
+    label: str
+    address: str
+    user: str
+    port: int
+    identity_file: str
+    known_hosts: str
+    connect_timeout: float
+    command_timeout: float
+    connect_retries: int
+
+
+@dataclass(frozen=True)
+class Result:
+    stdout: str
+    stderr: str
+    exit_code: int
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+class HostConnection:
+    """A context manager around one SSH connection: run(cmd), close()."""
+
+    def __init__(self, target: Target, *, echo: Callable[[str, str], None] | None = None) -> None:
+        self.target = target
+        self.echo = echo  # (host, displayed command) for --verbose; secrets masked
+        self.round_trips = 0
+        config = Config(overrides={"load_ssh_configs": False})
+        kwargs: dict = {"allow_agent": True, "look_for_keys": True}
+        if target.identity_file:
+            kwargs = {"key_filename": [os.path.expanduser(target.identity_file)], "allow_agent": False,
+                      "look_for_keys": False}
+        self._conn = Connection(target.address, user=target.user, port=target.port, config=config,
+                                connect_timeout=max(1, int(target.connect_timeout)), connect_kwargs=kwargs)
+        client = self._conn.client
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        known = Path(os.path.expanduser(target.known_hosts or "~/.ssh/known_hosts"))
+        if known.is_file():
+            client.load_system_host_keys(str(known))
+        self._known = known
+
+    def __enter__(self) -> HostConnection:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        if self._conn.is_connected:
+            return
+        retry = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(TRANSIENT),
+            stop=tenacity.stop_after_attempt(max(1, self.target.connect_retries)),
+            wait=tenacity.wait_exponential(multiplier=0.2, max=2),
+            reraise=True,
+        )
+        t = self.target
+        try:
+            retry(self._conn.open)
+        except paramiko.BadHostKeyException:
+            raise HostKeyError(
+                t.label, "connect",
+                f"the host key of {t.address} has CHANGED from the one in {self._known}; refusing to connect",
+                "if the host was rebuilt, verify its new key out of band, then replace its line in "
+                f"{self._known} (ssh-keygen -R {t.address} -f {self._known})") from None
+        except paramiko.AuthenticationException:
+            raise UnreachableError(
+                t.label, "connect", f"authentication failed for {t.user}@{t.address}:{t.port}",
+                "check the host's user and identity_file in the environment config") from None
+        except paramiko.SSHException as exc:
+            if "known_hosts" in str(exc):
+                raise HostKeyError(
+                    t.label, "connect", f"{t.address} is not in {self._known}; its key was not accepted",
+                    f"verify the host's key fingerprint, then add it: ssh-keyscan -p {t.port} {t.address} "
+                    f">> {self._known}") from None
+            raise UnreachableError(t.label, "connect", f"SSH error: {exc}",
+                                   "check that sshd runs on the host and the port is right") from None
+        except (OSError, *TRANSIENT) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise UnreachableError(
+                t.label, "connect",
+                f"cannot reach {t.address}:{t.port} ({reason}) after {t.connect_retries} attempts",
+                "check the address, the network and that sshd is running") from None
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def run(self, cmd: Command, *, step: str, stdin: bytes | None = None, timeout: float | None = None,
+            check: bool = True) -> Result:
+        """Run one command; a non-zero exit raises HostError(step) unless check=False."""
+        self.open()
+        if self.echo:
+            self.echo(self.target.label, display(cmd))
+        transport = self._conn.transport
+        try:
+            chan = transport.open_session(timeout=self.target.connect_timeout)
+            chan.exec_command(render(cmd))
+            if stdin is not None:
+                chan.sendall(stdin)
+            chan.shutdown_write()
+            out, err = _drain(chan, timeout or self.target.command_timeout)
+            code = chan.recv_exit_status()
+            chan.close()
+        except TimeoutError as exc:
+            raise HostError(self.target.label, step, str(exc),
+                            "raise ssh.command_timeout in the environment config") from None
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise UnreachableError(self.target.label, step, f"connection lost: {exc or type(exc).__name__}",
+                                   "check the host; the deploy lock may still be held there") from None
+        self.round_trips += 1
+        result = Result(out.decode(errors="replace"), err.decode(errors="replace"), code)
+        if check and not result.ok:
+            tail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-8:]
+            raise HostError(self.target.label, step, f"failed with exit code {code}" +
+                            ("".join(f"\n    {line}" for line in tail)))
+        return result
+
+
+def _drain(chan: paramiko.Channel, timeout: float) -> tuple[bytes, bytes]:
+    out, err = bytearray(), bytearray()
+    deadline = time.monotonic() + timeout
+    while True:
+        while chan.recv_ready():
+            out += chan.recv(65536)
+        while chan.recv_stderr_ready():
+            err += chan.recv_stderr(65536)
+        if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+            if chan.closed or chan.eof_received:
+                break
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            chan.close()
+            raise TimeoutError(f"did not finish within {timeout:.0f} s")
+        select.select([chan], [], [], min(remaining, 1.0))
+    return bytes(out), bytes(err)
+
+
+@dataclass(frozen=True)
+class HostOutcome:
+    """What happened on one host: a value or the error that stopped it."""
+
+    host: str
+    value: object = None
+    error: GantryError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def run_parallel(items: Sequence[T], fn: Callable[[T], object], *, label: Callable[[T], str],
+                 max_parallel: int) -> list[HostOutcome]:
+    """Run fn on every item in a bounded pool; one outcome per item, in input order."""
+
+    def one(item: T) -> HostOutcome:
+        try:
+            return HostOutcome(label(item), fn(item))
+        except GantryError as exc:
+            return HostOutcome(label(item), error=exc)
+
+    if len(items) <= 1:
+        return [one(i) for i in items]
+    with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(items)))) as pool:
+        return list(pool.map(one, items))
+
+
+def close_all(conns: Iterable[HostConnection]) -> None:
+    for conn in conns:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 - closing must never hide the real outcome
+            pass

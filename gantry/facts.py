@@ -1,0 +1,171 @@
+"""Parsers of remote output: pure functions from text to facts.
+
+`docker compose ps --format json` (Compose v2.21+) prints one JSON object per line; older v2
+releases printed one JSON array. Both are accepted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from gantry.commands import MARK
+from gantry.release import hash_of_release_id
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    service: str
+    state: str  # created | running | restarting | exited | dead | paused | removing
+    health: str = ""  # "" (no healthcheck) | starting | healthy | unhealthy
+    exit_code: int = 0
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    holder: str = ""
+    since: str = ""
+    release: str = ""
+    pid: str = ""
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    current: str = ""  # release id that `current` points to, "" when none
+    releases: tuple[str, ...] = ()  # kept release ids, oldest first
+    lock: LockInfo | None = None
+    containers: tuple[Container, ...] = ()
+    locked_by_us: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def current_hash(self) -> str:
+        return hash_of_release_id(self.current)
+
+
+def split_sections(text: str) -> dict[str, list[str]]:
+    """Split marker-delimited output into named sections of lines."""
+    sections: dict[str, list[str]] = {}
+    name = ""
+    for line in text.splitlines():
+        if line.startswith(MARK):
+            name = line[len(MARK):].strip()
+            sections.setdefault(name, [])
+        elif name:
+            sections[name].append(line)
+    return sections
+
+
+def parse_ps(text: str) -> tuple[Container, ...]:
+    rows: list[dict] = []
+    stripped = text.strip()
+    if stripped.startswith("["):
+        rows = json.loads(stripped)
+    else:
+        rows = [json.loads(line) for line in stripped.splitlines() if line.strip().startswith("{")]
+    out = [
+        Container(
+            name=r.get("Name", ""),
+            service=r.get("Service", ""),
+            state=str(r.get("State", "")).lower(),
+            health=str(r.get("Health", "")).lower(),
+            exit_code=int(r.get("ExitCode") or 0),
+            id=r.get("ID", ""),
+        )
+        for r in rows
+    ]
+    return tuple(sorted(out, key=lambda c: (c.service, c.name)))
+
+
+def parse_lock(text: str) -> LockInfo | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return LockInfo(raw=text[:200])
+    if not isinstance(data, dict):
+        return LockInfo(raw=text[:200])
+    return LockInfo(str(data.get("holder", "")), str(data.get("since", "")), str(data.get("release", "")),
+                    str(data.get("pid", "")), text[:500])
+
+
+def parse_facts(text: str) -> HostFacts:
+    s = split_sections(text)
+    current = "".join(s.get("current", [])).strip()
+    current = current.rsplit("/", 1)[-1] if current else ""
+    releases = tuple(sorted(r.strip() for r in s.get("releases", []) if r.strip() and not r.startswith(".")))
+    try:
+        containers = parse_ps("\n".join(s.get("ps", [])))
+    except ValueError:
+        containers = ()
+    return HostFacts(
+        current=current,
+        releases=releases,
+        lock=parse_lock("\n".join(s.get("lock", []))),
+        containers=containers,
+        locked_by_us="locked" in s,
+    )
+
+
+@dataclass(frozen=True)
+class Preflight:
+    security_options: tuple[str, ...] = ()
+    engine_version: str = ""
+    compose_version: str = ""
+    free_kib: int = -1
+
+    @property
+    def confinement(self) -> tuple[str, ...]:
+        """Names of active confinement options: apparmor, selinux, seccomp."""
+        names = []
+        for opt in self.security_options:
+            for part in opt.split(","):
+                if part.startswith("name="):
+                    names.append(part[5:])
+        return tuple(names)
+
+
+def parse_preflight(text: str) -> Preflight:
+    s = split_sections(text)
+    info = " ".join(s.get("info", [])).strip()
+    opts: tuple[str, ...] = ()
+    version = ""
+    if info:
+        head, _, version = info.rpartition(" ")
+        try:
+            opts = tuple(json.loads(head)) if head else ()
+        except ValueError:
+            opts = ()
+    free = -1
+    df = [line.split() for line in s.get("df", []) if line.strip()]
+    if len(df) >= 2 and len(df[1]) >= 4 and df[1][3].isdigit():
+        free = int(df[1][3])
+    return Preflight(opts, version.strip(), "".join(s.get("compose", [])).strip(), free)
+
+
+@dataclass(frozen=True)
+class AuditLines:
+    records: tuple[dict, ...]
+    bad_lines: int = 0
+
+
+def parse_audit(text: str) -> AuditLines:
+    records, bad = [], 0
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            bad += 1
+            continue
+        if isinstance(rec, dict):
+            records.append(rec)
+        else:
+            bad += 1
+    return AuditLines(tuple(records), bad)

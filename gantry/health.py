@@ -1,0 +1,170 @@
+"""Health: a pure verdict over `docker compose ps` rows, and a tenacity loop that retries Pending only.
+
+A service with a healthcheck must be `healthy`; one without must be running, unrestarted, for the
+settle period. A one-shot service (restart "no" or on-failure) is done when it exits 0. An exit,
+a restart or `unhealthy` fails at once: the wait never sits out its deadline on a known failure.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import tenacity
+
+from gantry.facts import Container
+
+
+@dataclass(frozen=True)
+class Healthy:
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Pending:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    reason: str
+    service: str = ""
+    container: str = ""
+
+
+Verdict = Healthy | Pending | Failed
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What the wait needs to know of one service, read from the compose model."""
+
+    name: str
+    has_healthcheck: bool = False
+    one_shot: bool = False
+    budget: float = 0.0  # seconds its healthcheck may take to turn healthy
+    replicas: int = 1
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: object, default: float) -> float:
+    """A Go duration ("1m30s", "500ms") or a number of seconds."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, (int, float)):
+        return float(value)
+    parts = _DURATION.findall(str(value))
+    return sum(float(n) * _UNITS[u] for n, u in parts) if parts else default
+
+
+def service_specs(model: Mapping) -> tuple[ServiceSpec, ...]:
+    """Read each service's health budget from its own healthcheck (Docker's defaults otherwise)."""
+    specs = []
+    for name, svc in sorted((model.get("services") or {}).items()):
+        hc = svc.get("healthcheck") or {}
+        test = hc.get("test") or []
+        has = bool(hc) and not hc.get("disable") and test not in (["NONE"], "NONE") and bool(test)
+        interval = parse_duration(hc.get("interval"), 30.0)
+        timeout = parse_duration(hc.get("timeout"), 30.0)
+        retries = int(hc.get("retries") or 3)
+        start = parse_duration(hc.get("start_period"), 0.0)
+        restart = str(svc.get("restart") or "no")
+        policy = ((svc.get("deploy") or {}).get("restart_policy") or {}).get("condition", "")
+        one_shot = (restart in ("no", "") or restart.startswith("on-failure")) and policy in ("", "none",
+                                                                                             "on-failure")
+        replicas = (svc.get("deploy") or {}).get("replicas")
+        specs.append(ServiceSpec(
+            name, has, one_shot, start + (interval + timeout) * (retries + 1) if has else 0.0,
+            1 if replicas is None else int(replicas)))
+    return tuple(specs)
+
+
+def deadline_for(specs: tuple[ServiceSpec, ...], settle: float, margin: float) -> float:
+    return max([s.budget for s in specs] + [settle]) + margin
+
+
+@dataclass
+class Observer:
+    """Remembers when each container was first seen running, to apply the settle period."""
+
+    running_since: dict[str, float] = field(default_factory=dict)
+
+    def see(self, containers: tuple[Container, ...], now: float) -> None:
+        for c in containers:
+            key = c.id or c.name
+            if c.state == "running":
+                self.running_since.setdefault(key, now)
+            else:
+                self.running_since.pop(key, None)
+
+
+def verdict(containers: tuple[Container, ...], specs: tuple[ServiceSpec, ...],
+            running_since: Mapping[str, float], now: float, settle: float) -> Verdict:
+    """Healthy when every service is; Failed at the first known failure; Pending otherwise."""
+    waiting = []
+    for spec in specs:
+        mine = [c for c in containers if c.service == spec.name]
+        if spec.replicas == 0:
+            continue
+        if not mine:
+            waiting.append(f"{spec.name}: no container yet")
+            continue
+        for c in mine:
+            v = _container_verdict(c, spec, running_since.get(c.id or c.name), now, settle)
+            if isinstance(v, Failed):
+                return v
+            if isinstance(v, Pending):
+                waiting.append(v.reason)
+    return Pending("; ".join(waiting)) if waiting else Healthy()
+
+
+def _container_verdict(c: Container, spec: ServiceSpec, since: float | None, now: float,
+                       settle: float) -> Verdict:
+    if c.state == "restarting":
+        return Failed(f"container {c.name} is restarting (it crashed)", spec.name, c.name)
+    if c.state in ("exited", "dead"):
+        if c.exit_code == 0 and spec.one_shot:
+            return Healthy(f"{c.name} completed")
+        return Failed(f"container {c.name} exited with code {c.exit_code}", spec.name, c.name)
+    if c.health == "unhealthy":
+        return Failed(f"container {c.name} is unhealthy", spec.name, c.name)
+    if c.state != "running":
+        return Pending(f"{c.name} is {c.state or 'starting'}")
+    if spec.has_healthcheck or c.health:
+        return Healthy() if c.health == "healthy" else Pending(f"{c.name} health is {c.health or 'starting'}")
+    if since is None or now - since < settle:
+        return Pending(f"{c.name} settling ({settle:.0f} s without a restart)")
+    return Healthy()
+
+
+def wait_healthy(poll: Callable[[], tuple[Container, ...]], specs: tuple[ServiceSpec, ...], *,
+                 interval: float, deadline: float, settle: float,
+                 cancel: threading.Event | None = None, clock: Callable[[], float] = time.monotonic) -> Verdict:
+    """Poll until Healthy or Failed; Pending past the deadline becomes Failed."""
+    observer = Observer()
+
+    def attempt() -> Verdict:
+        containers = poll()
+        now = clock()
+        observer.see(containers, now)
+        return verdict(containers, specs, observer.running_since, now, settle)
+
+    stop = tenacity.stop_after_delay(deadline)
+    if cancel is not None:
+        stop = stop | tenacity.stop_when_event_set(cancel)
+    result = tenacity.Retrying(
+        retry=tenacity.retry_if_result(lambda v: isinstance(v, Pending)),
+        stop=stop,
+        wait=tenacity.wait_fixed(interval),
+        retry_error_callback=lambda state: state.outcome.result(),
+    )(attempt)
+    if isinstance(result, Pending):
+        why = "interrupted" if cancel is not None and cancel.is_set() else f"not healthy after {deadline:.0f} s"
+        return Failed(f"{why}: {result.reason}")
+    return result

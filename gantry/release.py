@@ -1,0 +1,98 @@
+"""The release bundle: compose.yaml (no secret values), .env (secrets, 0600), manifest.json.
+
+A release id is the UTC time plus a short hash of the bundle's content, so two renders of the same
+inputs share a content hash, and a host whose live release has the same hash needs no deploy.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+HASH_LEN = 10
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SourceDigest:
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Release:
+    id: str
+    content_hash: str
+    compose_yaml: str
+    env_file: str = field(repr=False)
+    manifest: Mapping = field(default_factory=dict)
+
+    def files(self) -> dict[str, tuple[bytes, int]]:
+        """Bundle files with their modes: the .env holds secrets and is 0600."""
+        return {
+            "compose.yaml": (self.compose_yaml.encode(), 0o644),
+            ".env": (self.env_file.encode(), 0o600),
+            "manifest.json": (render_manifest(self.manifest).encode(), 0o644),
+        }
+
+
+def content_hash(compose_yaml: str, env_file: str) -> str:
+    digest = hashlib.sha256()
+    for part in (compose_yaml, env_file):
+        digest.update(hashlib.sha256(part.encode()).digest())
+    return digest.hexdigest()[:HASH_LEN]
+
+
+def release_id(now: datetime.datetime, chash: str) -> str:
+    stamp = now.astimezone(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{chash}"
+
+
+def hash_of_release_id(rid: str) -> str:
+    """The content hash a release id ends with ('' for a name that is not a release id)."""
+    stamp, _, chash = rid.rpartition("-")
+    return chash if stamp and len(chash) == HASH_LEN else ""
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def make_release(
+    *,
+    environment: str,
+    project: str,
+    compose_yaml: str,
+    env_file: str,
+    sources: Sequence[SourceDigest],
+    images: Mapping[str, str],
+    secret_fingerprints: Mapping[str, str],
+    git_commit: str,
+    now: datetime.datetime,
+    who: str,
+) -> Release:
+    """Assemble a release; `now`, `who` and the git commit are passed in, never looked up."""
+    chash = content_hash(compose_yaml, env_file)
+    rid = release_id(now, chash)
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "release": rid,
+        "content_hash": chash,
+        "environment": environment,
+        "project": project,
+        "created_at": now.astimezone(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created_by": who,
+        "git_commit": git_commit,
+        "sources": [{"path": s.path, "sha256": s.sha256} for s in sources],
+        "images": dict(sorted(images.items())),
+        "compose_sha256": sha256_text(compose_yaml),
+        "secrets": dict(sorted(secret_fingerprints.items())),
+    }
+    return Release(rid, chash, compose_yaml, env_file, manifest)
+
+
+def render_manifest(manifest: Mapping) -> str:
+    return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
