@@ -80,7 +80,7 @@ def acquire_lock(layout: Layout, info_json: str) -> Command:
     return and_then(
         argv("mkdir", "-p", "-m", "0700", layout.releases),
         argv("mkdir", layout.lock),
-        write_to(argv("printf", "%s\n", info_json), layout.lock_info),
+        write_to(argv("printf", "%s\\n", info_json), layout.lock_info),
         marker("locked"),
     )
 
@@ -157,7 +157,7 @@ def remove_releases(layout: Layout, rids: Sequence[str]) -> Argv:
 
 
 def append_audit(layout: Layout, line_json: str) -> Command:
-    return append_to(argv("printf", "%s\n", line_json), layout.audit_log)
+    return append_to(argv("printf", "%s\\n", line_json), layout.audit_log)
 
 
 def read_audit(layout: Layout) -> Command:

@@ -1,0 +1,188 @@
+"""Invoke tasks: flags -> pipeline -> output. Every GantryError becomes `Exit(message, code)` here.
+
+Exit codes: see gantry.errors (0 ok, 1 invalid input, 2 usage, 3 deploy failed/rolled back,
+4 host unreachable or host key refused, 5 lock held, 130 interrupted).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+from pathlib import Path
+
+from invoke import Collection, task
+
+from gantry import cli_ops, compose, config, output, pipeline
+from gantry.cli_base import fail, finish_run, git_commit, load_env, root_of, run_context, today, user_errors, who
+from gantry.deploy import Driver, targets_for
+from gantry.errors import EXIT_INVALID, EXIT_USAGE, GantryError, ProblemList, UsageError
+from gantry.health import service_specs
+
+# -- offline tasks ----------------------------------------------------------------------------------
+
+
+@task
+@user_errors
+def envs(c):
+    """List the environments with their hosts and compose files."""
+    for name in config.list_environments(root_of(c)):
+        try:
+            env = config.load_environment(root_of(c), name)
+        except (GantryError, ProblemList) as exc:
+            print(f"{name}: INVALID ({str(exc).splitlines()[0]})")
+            continue
+        hosts = ", ".join(h.label for h in env.hosts) or (f"(from {env.inventory}: not created yet)"
+                                                          if env.inventory else "(none)")
+        print(f"{name}\n  hosts:   {hosts}\n  compose: {' + '.join(env.compose_files)}\n"
+              f"  policy:  {env.policy.level}")
+
+
+@task(help={"env": "environment name (environments/<env>.yml)"})
+@user_errors
+def validate(c, env=None):
+    """Check that an environment can be deployed: config, compose files, variables, secrets, policy."""
+    environment = load_env(c, env)
+    prep = pipeline.prepare(environment, raw=True)
+    report = pipeline.check(prep, today=today())
+    problems = [str(p) for p in prep.problems + prep.secret_problems]
+    problems += [str(p) for p in report.problems]
+    problems += [f"policy {f.rule}: services.{f.service} {f.path}: {f.message}" for f in report.findings
+                 if f.severity == "error" and not f.waived]
+    for w in prep.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    for f in report.findings:
+        if f.severity == "warn" and not f.waived:
+            print(f"warning: policy {f.rule}: {f.service}: {f.message}", file=sys.stderr)
+    if problems:
+        n = len(problems)
+        raise fail("\n".join(problems) + f"\n\n{environment.name}: {n} problem{'s' if n != 1 else ''} found.",
+                    EXIT_INVALID)
+    print(f"{environment.name}: valid ({len(prep.model.data.get('services', {}))} services, "
+          f"{len(environment.hosts)} hosts, {len(prep.secrets.names)} secrets)")
+
+
+@task(help={"env": "environment name", "out": "write the release bundle (compose.yaml, .env, manifest.json) here"})
+@user_errors
+def render(c, env=None, out=None):
+    """Print the merged, interpolated compose file that would be deployed (secrets stay ${NAME})."""
+    environment = load_env(c, env)
+    prep = pipeline.prepare(environment)
+    if prep.problems or (out and prep.secret_problems):
+        raise ProblemList(list(prep.problems + (prep.secret_problems if out else ())))
+    for p in prep.secret_problems:
+        print(f"warning: {p.where}: {p.what}", file=sys.stderr)
+    if not out:
+        sys.stdout.write(compose.render_yaml(prep.model))
+        return
+    rel = pipeline.build_release(prep, now=datetime.datetime.now(datetime.timezone.utc), who=who(),
+                                 git_commit=git_commit(root_of(c)))
+    dest = Path(out)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, (data, mode) in rel.files().items():
+        path = dest / name
+        tmp = dest / f".{name}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    print(f"release {rel.id} written to {dest}/ (compose.yaml, .env 0600, manifest.json)", file=sys.stderr)
+
+
+@task(iterable=["file"], help={"file": "a compose file (repeat -f for overrides)",
+                               "env_file": "a .env file for interpolation", "format": "yaml or json",
+                               "no_interpolate": "keep ${VAR} references as written"})
+@user_errors
+def compose_config(c, file=None, env_file=None, format="yaml", no_interpolate=False):
+    """Merge any compose files like `docker compose config` does (same output shape, same exit status)."""
+    files = file or []
+    if not files:
+        raise UsageError("-f", "no compose file given", "pass -f FILE (repeat for overrides)")
+    sources = []
+    for f in files:
+        path = Path(f)
+        if not path.is_file():
+            raise UsageError(f"-f {f}", "file does not exist", "check the path")
+        sources.append(compose.SourceFile(f, path.read_text()))
+    values = dict(os.environ)
+    env_path = Path(env_file) if env_file else Path(files[0]).resolve().parent / ".env"
+    if env_file or env_path.is_file():
+        if not env_path.is_file():
+            raise UsageError(f"--env-file {env_file}", "file does not exist", "check the path")
+        from gantry.secrets import parse_env_text
+
+        dotenv = {k: v or "" for k, v in parse_env_text(env_path.read_text()).items()}
+        values = {**dotenv, **values}
+    model = compose.load_compose(sources, values.get, project_dir=str(Path(files[0]).resolve().parent),
+                                 interpolate=not no_interpolate)
+    for w in model.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if format not in ("yaml", "json"):
+        raise UsageError("--format", f"unknown format '{format}'", "use yaml or json")
+    sys.stdout.write(compose.render_json(model) if format == "json" else compose.render_yaml(model))
+
+
+# -- remote tasks -----------------------------------------------------------------------------------
+
+
+def _confirm(environment, yes: bool) -> None:
+    if not environment.confirm or yes or not sys.stdin.isatty():
+        return
+    answer = input(f"Deploy to {environment.name} ({len(environment.hosts)} hosts)? [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise fail("not deployed", EXIT_USAGE)
+
+
+@task(help={"env": "environment name", "yes": "do not ask for confirmation", "json": "print a JSON result on stdout",
+            "quiet": "only the summary", "verbose": "show each remote command (secrets masked)",
+            "lock_wait": "wait up to SECONDS for a held lock instead of failing"})
+@user_errors
+def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_wait=0.0):
+    """Validate, check the policy, then deploy the release to every host with health checks and rollback."""
+    environment = load_env(c, env)
+    targets_for(environment)
+    prep = pipeline.prepare(environment, raw=True)
+    if prep.problems or prep.secret_problems:
+        raise ProblemList(list(prep.problems + prep.secret_problems))
+    report = pipeline.check(prep, today=today())
+    if report.blocking:
+        from gantry.policy import render_text
+
+        raise fail(render_text(report) + f"\n\nnot deployed: the {environment.policy.level} policy blocks it "
+                    f"(fix the findings or add a waiver in {environment.source})", EXIT_INVALID)
+    rel = pipeline.build_release(prep, now=datetime.datetime.now(datetime.timezone.utc), who=who(),
+                                 git_commit=git_commit(root_of(c)))
+    _confirm(environment, yes)
+    console = output.Console(quiet=quiet, verbose=verbose)
+    redact = output.make_redactor(prep.secrets.values.values())
+    console.say(f"deploying {rel.id} to {environment.name} ({len(environment.hosts)} hosts)")
+    driver = Driver(run_context(environment, console, redact), action="deploy", lock_wait=float(lock_wait))
+    result = driver.deploy(rel, service_specs(prep.model.data))
+    finish_run(result, console, json)
+
+
+@task(help={"env": "environment name", "to": "a kept release id (default: the one before current)",
+            "json": "print a JSON result on stdout", "quiet": "only the summary", "verbose": "show remote commands",
+            "lock_wait": "wait up to SECONDS for a held lock"})
+@user_errors
+def rollback(c, env=None, to=None, json=False, quiet=False, verbose=False, lock_wait=0.0):
+    """Re-activate a kept release on every host (default: the previous one), with the same health wait."""
+    environment = load_env(c, env)
+    console = output.Console(quiet=quiet, verbose=verbose)
+    console.say(f"rolling back {environment.name} to {to or 'the previous release'}")
+    driver = Driver(run_context(environment, console, lambda s: s), action="rollback", lock_wait=float(lock_wait))
+    finish_run(driver.rollback(to), console, json)
+
+
+def make_collection(root: Path) -> Collection:
+    """The whole task tree, bound to a project root (the directory holding tasks.py)."""
+    ns = Collection()
+    for t in (envs, validate, render, deploy, rollback):
+        ns.add_task(t)
+    compose_ns = Collection("compose")
+    compose_ns.add_task(compose_config, name="config")
+    ns.add_collection(compose_ns)
+    cli_ops.register(ns)
+    ns.configure({"gantry": {"root": str(root)}})
+    return ns

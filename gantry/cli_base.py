@@ -1,0 +1,86 @@
+"""Shared plumbing of the Invoke tasks: the project root, error handling, run context and output."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import getpass
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+from invoke import Exit
+
+from gantry import config, output
+from gantry.deploy import RunContext
+from gantry.errors import GantryError, ProblemList, UsageError
+
+
+def root_of(c) -> Path:
+    """The project root: the directory of the tasks.py that built the collection."""
+    return Path(c.config.gantry.root)
+
+
+def fail(text: str, code: int) -> Exit:
+    return Exit(text, code)
+
+
+def user_errors(fn):
+    """Turn user mistakes into a message and an exit code, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(c, *args, **kwargs):
+        try:
+            return fn(c, *args, **kwargs)
+        except ProblemList as exc:
+            n = len(exc.problems)
+            raise fail(f"{exc}\n\n{n} problem{'s' if n != 1 else ''} found.", exc.exit_code) from None
+        except GantryError as exc:
+            raise fail(f"error: {exc}", exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+
+    return wrapper
+
+
+def load_env(c, name: str | None) -> config.Environment:
+    if not name:
+        known = ", ".join(config.list_environments(root_of(c)))
+        raise UsageError("--env", "no environment given", f"pass --env NAME; environments: {known}")
+    return config.load_environment(root_of(c), name)
+
+
+def today() -> datetime.date:
+    return datetime.datetime.now(datetime.timezone.utc).date()
+
+
+def git_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def who() -> str:
+    return os.environ.get("GANTRY_USER") or os.environ.get("GITHUB_ACTOR") or os.environ.get("GITLAB_USER_LOGIN") \
+        or getpass.getuser()
+
+
+def run_context(environment, console: output.Console, redact) -> RunContext:
+    return RunContext(environment, who(), socket.gethostname(), git_commit(Path(environment.root)), console.step,
+                      redact, echo=console.command)
+
+
+def finish_run(result, console: output.Console, as_json: bool) -> None:
+    doc = result.to_dict()
+    console.say("")
+    console.say(output.run_summary(doc), always=True)
+    if as_json:
+        output.print_json(doc)
+    if result.exit_code:
+        raise Exit(code=result.exit_code)
+
+

@@ -1,0 +1,218 @@
+"""Operator tasks that read hosts (status, releases, history, logs), free locks, and run the lab."""
+
+from __future__ import annotations
+
+import sys
+
+from invoke import Collection, task
+
+from gantry import audit, commands, output
+from gantry.cli_base import load_env, root_of, user_errors
+from gantry.deploy import targets_for
+from gantry.errors import GantryError, UsageError
+from gantry.executor import HostConnection, run_parallel
+from gantry.facts import parse_audit, parse_facts
+from gantry.hostops import lock_holder
+
+
+def _each_host(environment, fn, console: output.Console | None = None):
+    """Open one connection per host, run fn(conn, layout), close; one outcome per host."""
+    layout = commands.Layout(environment.base_dir)
+    echo = console.command if console else None
+
+    def one(target):
+        with HostConnection(target, echo=echo) as conn:
+            return fn(conn, layout)
+
+    return run_parallel(targets_for(environment), one, label=lambda t: t.label,
+                        max_parallel=environment.rollout.max_parallel)
+
+
+def _raise_first(outcomes) -> None:
+    errors = [o.error for o in outcomes if o.error]
+    for e in errors[1:]:
+        print(f"error: {e}", file=sys.stderr)
+    if errors:
+        raise errors[0]
+
+
+@task(help={"env": "environment name", "json": "print a JSON document on stdout"})
+@user_errors
+def status(c, env=None, json=False):
+    """Show the live release, container health and lock holder of every host."""
+    environment = load_env(c, env)
+    project = environment.compose_project
+
+    def facts(conn, layout):
+        return parse_facts(conn.run(commands.facts(layout, project), step="status", check=False).stdout)
+
+    outcomes = _each_host(environment, facts)
+    doc = {"environment": environment.name, "hosts": []}
+    rows = []
+    for o in outcomes:
+        if o.error:
+            doc["hosts"].append({"host": o.host, "error": str(o.error)})
+            rows.append((o.host, "-", "unreachable", "-"))
+            continue
+        f = o.value
+        containers = [{"service": x.service, "name": x.name, "state": x.state, "health": x.health}
+                      for x in f.containers]
+        lock = lock_holder(f.lock) if f.lock is not None else ""
+        doc["hosts"].append({"host": o.host, "release": f.current, "releases": list(f.releases),
+                             "containers": containers, "lock": lock})
+        health = ", ".join(f"{x.service}:{x.health or x.state}" for x in f.containers) or "no containers"
+        rows.append((o.host, f.current or "(none)", health, lock or "-"))
+    if json:
+        output.print_json(doc)
+    else:
+        print(output.table(rows, ("host", "release", "services", "lock")))
+    _raise_first(outcomes)
+
+
+@task(help={"env": "environment name", "json": "print a JSON document on stdout"})
+@user_errors
+def releases(c, env=None, json=False):
+    """List the releases kept on every host: id, when, who, git commit, outcome."""
+    environment = load_env(c, env)
+
+    def read(conn, layout):
+        out = conn.run(commands.sequence(commands.facts(layout, environment.compose_project),
+                                         commands.marker("audit"), commands.read_audit(layout)),
+                       step="releases", check=False).stdout
+        return parse_facts(out), parse_audit(out.split(f"{commands.MARK}audit", 1)[-1]).records
+
+    outcomes = _each_host(environment, read)
+    doc = {}
+    for o in outcomes:
+        if o.error:
+            continue
+        facts, records = o.value
+        last = {}
+        for r in records:
+            last[r.get("release", "")] = r
+        rows = []
+        for rid in reversed(facts.releases):
+            r = last.get(rid, {})
+            mark = "* " if rid == facts.current else "  "
+            rows.append((mark + rid, r.get("ended", "-"), r.get("who", "-"), r.get("git_commit", "-") or "-",
+                         r.get("outcome", "-")))
+        doc[o.host] = [dict(zip(("release", "when", "who", "git_commit", "outcome"), (row[0].strip(), *row[1:])))
+                       for row in rows]
+        if not json:
+            print(f"{o.host} (* = current)")
+            print(output.table(rows, ("release", "when", "who", "commit", "outcome")) + "\n")
+    if json:
+        output.print_json(doc)
+    _raise_first(outcomes)
+
+
+@task(help={"env": "environment name", "host": "only this host", "limit": "at most N entries (0: all)",
+            "json": "print a JSON list on stdout"})
+@user_errors
+def history(c, env=None, host=None, limit=20, json=False):
+    """Show the audit trail of deploys and rollbacks, merged across hosts, newest first."""
+    environment = load_env(c, env)
+    if host:
+        hosts = [h for h in environment.hosts if host in (h.label, h.address)]
+        if not hosts:
+            raise UsageError(f"--host {host}", "no such host in this environment",
+                             f"hosts: {', '.join(h.label for h in environment.hosts)}")
+        from dataclasses import replace
+
+        environment = replace(environment, hosts=hosts)
+    outcomes = _each_host(environment, lambda conn, layout: parse_audit(
+        conn.run(commands.read_audit(layout), step="history").stdout).records)
+    rows = audit.merge_histories({o.host: o.value for o in outcomes if not o.error}, limit=int(limit))
+    if json:
+        output.print_json(rows)
+    else:
+        print(output.table([(r.get("started", ""), r["host"], r.get("event", ""), r.get("release", ""),
+                             r.get("outcome", ""), r.get("who", ""), r.get("failing_service", ""))
+                            for r in rows], ("started", "host", "event", "release", "outcome", "who", "failing")))
+    _raise_first(outcomes)
+
+
+@task(help={"env": "environment name", "service": "service name (default: all)", "lines": "lines per host"})
+@user_errors
+def logs(c, env=None, service=None, lines=50):
+    """Show the last log lines of a service on every host."""
+    environment = load_env(c, env)
+    argv = ("docker", "compose", "-p", environment.compose_project, "logs", "--no-color", "--tail", str(int(lines)),
+            *((service,) if service else ()))
+    outcomes = _each_host(environment, lambda conn, layout: conn.run(argv, step="logs", check=False))
+    for o in outcomes:
+        if o.error:
+            continue
+        print(f"== {o.host} ==")
+        print((o.value.stdout + o.value.stderr).rstrip())
+    _raise_first(outcomes)
+
+
+@task(help={"env": "environment name"})
+@user_errors
+def lock_release(c, env=None):
+    """Free the deploy lock on every host (for a lock left by a cancelled job); says whose lock it was."""
+    environment = load_env(c, env)
+
+    def free(conn, layout):
+        held = parse_facts(conn.run(commands.facts(layout, environment.compose_project), step="lock",
+                                    check=False).stdout).lock
+        conn.run(commands.release_lock(layout), step="unlock")
+        return held
+
+    outcomes = _each_host(environment, free)
+    for o in outcomes:
+        if not o.error:
+            print(f"{o.host}: " + (f"released the lock of {lock_holder(o.value)}" if o.value else "was not locked"))
+    _raise_first(outcomes)
+
+
+@task(help={"hosts": "how many lab hosts"})
+@user_errors
+def lab_up(c, hosts=3):
+    """Bring up local lab hosts (network namespaces with sshd + dockerd) and a registry with the app images."""
+    from gantry import lab
+
+    up = lab.lab_up(root_of(c), int(hosts), log=lambda m: print(m, file=sys.stderr))
+    for h in up.hosts:
+        print(f"{h.name}  {h.address}  ssh root@{h.address} -i {up.identity_file}")
+    print(f"inventory: {up.inventory}\nregistry:  {up.registry}")
+
+
+@task
+@user_errors
+def lab_down(c):
+    """Stop every lab process and remove its namespaces, mounts, links and state."""
+    from gantry import lab
+
+    lab.lab_down(root_of(c), log=lambda m: print(m, file=sys.stderr))
+
+
+@task
+@user_errors
+def lab_status(c):
+    """List the lab hosts that are up."""
+    from gantry import lab
+
+    up = lab.lab_status(root_of(c))
+    if up is None:
+        print("lab is down")
+        return
+    for h in up.hosts:
+        print(f"{h.name}  {h.address}")
+
+
+def register(ns: Collection) -> None:
+    for t in (status, releases, history, logs):
+        ns.add_task(t)
+    lock_ns = Collection("lock")
+    lock_ns.add_task(lock_release, name="release")
+    ns.add_collection(lock_ns)
+    lab_ns = Collection("lab")
+    lab_ns.add_task(lab_up, name="up")
+    lab_ns.add_task(lab_down, name="down")
+    lab_ns.add_task(lab_status, name="status")
+    ns.add_collection(lab_ns)
+
+
+__all__ = ["register", "GantryError"]

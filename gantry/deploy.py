@@ -1,0 +1,409 @@
+"""Runs deploys and rollbacks across hosts: lock all, roll forward in batches, roll back on failure.
+
+Order of a deploy: connect + observe + lock every host first (an unreachable host, an unknown key
+or a held lock stops everything before any host changes); then batches in parallel: upload, pull,
+up, health wait, switch `current`. A host that fails its health wait goes back to its previous
+release at once; a failed batch stops the deploy and (rollback: fleet) returns every host this
+deploy touched. Whatever happens, each host gets its audit line and its lock back.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from gantry import commands
+from gantry.audit import AuditRecord
+from gantry.config import Environment
+from gantry.errors import (
+    DeployFailed,
+    GantryError,
+    HostError,
+    Interrupted,
+    LockHeldError,
+    UsageError,
+)
+from gantry.executor import HostConnection, Target, close_all
+from gantry.health import Failed, Healthy, ServiceSpec
+from gantry.hostops import HealthSettingsView, HostSession, StepReport, lock_holder
+from gantry.release import Release
+
+
+@dataclass
+class HostRun:
+    """One host's state through a run (mutable: the driver fills it in)."""
+
+    session: HostSession
+    previous: str = ""
+    target: str = ""
+    outcome: str = "pending"
+    error: str = ""
+    failing_service: str = ""
+    diagnostics: str = ""
+    touched: bool = False
+    started: float = field(default_factory=time.monotonic)
+    ended: float = 0.0
+
+    @property
+    def host(self) -> str:
+        return self.session.host
+
+    def summary(self) -> dict:
+        return {
+            "host": self.host,
+            "outcome": self.outcome,
+            "release": self.running,
+            "previous": self.previous,
+            "error": self.error,
+            "failing_service": self.failing_service,
+            "seconds": round((self.ended or time.monotonic()) - self.started, 2),
+            "steps": {k: round(v, 3) for k, v in self.session.timings.items()},
+        }
+
+    @property
+    def running(self) -> str:
+        return self.target if self.outcome in ("deployed", "unchanged", "rolled-back-to") else self.previous
+
+
+@dataclass(frozen=True)
+class RunResult:
+    action: str
+    release: str
+    outcome: str  # ok | unchanged | failed | interrupted
+    hosts: tuple[dict, ...]
+    exit_code: int
+
+    def to_dict(self) -> dict:
+        return {"action": self.action, "release": self.release, "outcome": self.outcome,
+                "exit_code": self.exit_code, "hosts": list(self.hosts)}
+
+
+@dataclass(frozen=True)
+class RunContext:
+    env: Environment
+    who: str
+    origin: str
+    git_commit: str
+    report: StepReport
+    redact: Callable[[str], str]
+    echo: Callable[[str, str], None] | None = None
+    now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.timezone.utc)
+
+
+def targets_for(env: Environment) -> list[Target]:
+    if not env.hosts:
+        hint = "run `inv lab.up` first" if env.inventory else f"add hosts to {env.source}"
+        raise UsageError(env.source, "no hosts to deploy to", hint)
+    return [Target(h.label, h.address, h.user, h.port, h.identity_file, env.ssh.known_hosts,
+                   env.ssh.connect_timeout, env.ssh.command_timeout, env.ssh.connect_retries) for h in env.hosts]
+
+
+def open_sessions(ctx: RunContext, cancel: threading.Event) -> list[HostSession]:
+    env = ctx.env
+    hs = env.health
+    view = HealthSettingsView(hs.interval, hs.timeout, hs.settle, hs.margin)
+    layout = commands.Layout(env.base_dir)
+    return [HostSession(HostConnection(t, echo=ctx.echo), layout, env.compose_project, view, ctx.report,
+                        ctx.redact, cancel) for t in targets_for(env)]
+
+
+def _parallel(items: Sequence, fn: Callable, max_parallel: int) -> list:
+    """Run fn over items in a bounded pool; returns each item's exception or result, in order.
+
+    A Ctrl-C while waiting is re-raised only after every worker has finished, so no host is left
+    mid-step without the driver knowing its state.
+    """
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(items)))) as pool:
+        futures: list[Future] = [pool.submit(_capture, fn, item) for item in items]
+        interrupted = False
+        while True:
+            try:
+                results = [f.result() for f in futures]
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+                for item in items:
+                    if isinstance(item, HostRun):
+                        item.session.cancel.set()
+        if interrupted:
+            raise KeyboardInterrupt
+        return results
+
+
+def _capture(fn: Callable, item: object) -> object:
+    try:
+        return fn(item)
+    except GantryError as exc:
+        return exc
+
+
+def _iso(ts: datetime.datetime) -> str:
+    return ts.astimezone(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+class Driver:
+    """Runs one deploy or rollback; the only place that decides what each host does next."""
+
+    def __init__(self, ctx: RunContext, *, action: str, lock_wait: float = 0.0) -> None:
+        self.ctx = ctx
+        self.action = action
+        self.lock_wait = lock_wait
+        self.cancel = threading.Event()
+        self.runs = [HostRun(s) for s in open_sessions(ctx, self.cancel)]
+        self.started_at = ctx.now()
+        self.locked: list[HostRun] = []
+        self.parallel = ctx.env.rollout.max_parallel
+
+    # -- phase 1: everyone reachable, observed and locked, or nothing changes -----------------------
+
+    def lock_all(self, release_id: str) -> None:
+        info = json.dumps({"holder": f"{self.ctx.who}@{self.ctx.origin}", "since": _iso(self.started_at),
+                           "release": release_id, "action": self.action}, sort_keys=True)
+
+        def lock(run: HostRun) -> None:
+            run.session.connect()
+            facts = run.session.lock(info, wait=self.lock_wait)
+            if facts.locked_by_us:
+                self.locked.append(run)
+            run.previous = facts.current
+
+        errors = [e for e in _parallel(self.runs, lock, self.parallel) if isinstance(e, GantryError)]
+        busy = [r for r in self.runs if r not in self.locked
+                and not any(isinstance(e, HostError) and e.host == r.host for e in errors)]
+        if errors or busy:
+            self.unlock_all()
+            close_all(r.session.conn for r in self.runs)
+            if errors:
+                raise errors[0] if len(errors) == 1 else _many(errors)
+            run = busy[0]
+            holder = lock_holder(run.session.facts.lock)
+            raise LockHeldError(run.host, "lock", f"another deploy holds the lock: {holder}",
+                                "wait for it, retry with --lock-wait SECONDS, or if it is stale: "
+                                f"inv lock.release --env {self.ctx.env.name}")
+
+    def unlock_all(self) -> None:
+        for run in list(self.locked):
+            try:
+                run.session.unlock()
+                self.locked.remove(run)
+            except GantryError:
+                pass
+
+    # -- deploy ---------------------------------------------------------------------------------
+
+    def deploy(self, release: Release, specs: tuple[ServiceSpec, ...]) -> RunResult:
+        self.lock_all(release.id)
+        try:
+            try:
+                self._roll_out(release, specs)
+            except KeyboardInterrupt:
+                self.cancel.set()
+                self._fleet_rollback(interrupted=True)
+            self._finish(release)
+        finally:
+            self.unlock_all()
+            close_all(r.session.conn for r in self.runs)
+        return self._result(release.id)
+
+    def _roll_out(self, release: Release, specs: tuple[ServiceSpec, ...]) -> None:
+        size = self.ctx.env.rollout.batch_size or len(self.runs)
+        batches = [self.runs[i:i + size] for i in range(0, len(self.runs), size)]
+        for n, batch in enumerate(batches):
+            for run, res in zip(batch, _parallel(batch, lambda r: self._forward(r, release, specs), self.parallel)):
+                if isinstance(res, GantryError):
+                    run.outcome, run.error = "failed", res.what
+                    self._recover(run)
+            if any(r.outcome != "deployed" and r.outcome != "unchanged" for r in batch):
+                for later in (r for b in batches[n + 1:] for r in b):
+                    later.outcome = "skipped"
+                if self.ctx.env.rollout.rollback == "fleet":
+                    self._fleet_rollback()
+                return
+
+    def _forward(self, run: HostRun, release: Release, specs: tuple[ServiceSpec, ...]) -> None:
+        s = run.session
+        facts = s.facts
+        if facts.current_hash == release.content_hash:
+            run.target = facts.current
+            running = Healthy() if _all_healthy(facts, specs) else None
+            if running is not None:
+                run.outcome, run.ended = "unchanged", time.monotonic()
+                return
+        else:
+            run.target = release.id
+            s.upload(release)
+        run.touched = True
+        s.bring_up(run.target)
+        verdict = s.wait(specs)
+        if isinstance(verdict, Failed):
+            run.outcome, run.error, run.failing_service = "failed", verdict.reason, verdict.service
+            run.diagnostics = s.diagnose(verdict)
+            self._recover(run)
+            return
+        if run.target != run.previous:
+            s.switch(run.target)
+        run.outcome, run.ended = "deployed", time.monotonic()
+
+    def _recover(self, run: HostRun) -> None:
+        """Return one failed host to its previous release (or stop the new one on a first deploy)."""
+        s = run.session
+        if not run.touched:
+            return
+        if not run.previous or run.previous == run.target:
+            if run.target:
+                services = (run.failing_service,) if run.failing_service else ()
+                s.stop_services(run.target, services)
+            run.outcome, run.ended = "failed", time.monotonic()
+            return
+        try:
+            s.bring_up(run.previous)
+            verdict = s.wait(s.specs_of(run.previous))
+            run.outcome = "rolled-back" if not isinstance(verdict, Failed) else "failed"
+            if isinstance(verdict, Failed):
+                run.error += f"; the previous release {run.previous} is not healthy either: {verdict.reason}"
+        except GantryError as exc:
+            run.outcome = "failed"
+            run.error += f"; rollback to {run.previous} failed: {exc.what}"
+        run.ended = time.monotonic()
+
+    def _fleet_rollback(self, interrupted: bool = False) -> None:
+        """Return every host this deploy moved to the new release, so the fleet runs one version."""
+        moved = [r for r in self.runs if r.outcome == "deployed" and r.previous and r.target != r.previous]
+
+        def back(run: HostRun) -> None:
+            s = run.session
+            s.bring_up(run.previous)
+            verdict = s.wait(s.specs_of(run.previous))
+            if isinstance(verdict, Failed):
+                raise HostError(run.host, "rollback", verdict.reason)
+            s.switch(run.previous)
+
+        self.cancel.clear()
+        for run, res in zip(moved, _parallel(moved, back, self.parallel)):
+            run.outcome = "failed" if isinstance(res, GantryError) else "rolled-back"
+            run.error = res.what if isinstance(res, GantryError) else "returned with the fleet"
+        if interrupted:
+            for run in self.runs:
+                if run.outcome in ("pending", "failed"):
+                    self._recover(run)
+                    run.outcome = "interrupted" if run.outcome != "failed" else "failed"
+
+    def _finish(self, release: Release) -> None:
+        ok = all(r.outcome in ("deployed", "unchanged") for r in self.runs)
+        keep = self.ctx.env.keep_releases
+
+        def finish(run: HostRun) -> None:
+            current = run.running
+            prune = _to_prune(run.session.facts.releases, release.id, current, run.previous, keep) if ok else ()
+            record = self._record("deploy", run, release.id)
+            run.session.finish(None, prune, record.to_json())
+            if run in self.locked:
+                self.locked.remove(run)
+
+        _parallel(self.locked[:], finish, self.parallel)
+
+    def _record(self, event: str, run: HostRun, rid: str) -> AuditRecord:
+        env = self.ctx.env
+        return AuditRecord(
+            event=event, environment=env.name, project=env.project, release=rid, previous=run.previous,
+            outcome=run.outcome, who=self.ctx.who, origin=self.ctx.origin, git_commit=self.ctx.git_commit,
+            started=_iso(self.started_at), ended=_iso(self.ctx.now()), failing_service=run.failing_service,
+            detail=self.ctx.redact(run.error)[:500])
+
+    def _result(self, rid: str) -> RunResult:
+        outcomes = {r.outcome for r in self.runs}
+        if outcomes <= {"unchanged"}:
+            outcome, code = "unchanged", 0
+        elif outcomes <= {"deployed", "unchanged"}:
+            outcome, code = "ok", 0
+        elif "interrupted" in outcomes:
+            outcome, code = "interrupted", Interrupted.exit_code
+        else:
+            outcome, code = "failed", DeployFailed.exit_code
+        return RunResult(self.action, rid, outcome, tuple(r.summary() | {"diagnostics": r.diagnostics}
+                                                          for r in self.runs), code)
+
+    # -- rollback ---------------------------------------------------------------------------------
+
+    def rollback(self, to: str | None) -> RunResult:
+        self.lock_all(to or "previous")
+        try:
+            plan = {}
+            for run in self.runs:
+                facts = run.session.facts
+                target = to or _previous_of(facts.releases, facts.current)
+                if not target or target not in facts.releases:
+                    kept = ", ".join(facts.releases) or "none"
+                    what = (f"release {to} is not kept on this host (pruned or never deployed)" if to
+                            else "there is no earlier release to go back to")
+                    raise UsageError(run.host, what, f"kept releases: {kept}; see: inv releases --env "
+                                     f"{self.ctx.env.name}")
+                plan[run.host] = target
+
+            def back(run: HostRun) -> None:
+                s = run.session
+                run.target = plan[run.host]
+                run.touched = True
+                s.bring_up(run.target)
+                verdict = s.wait(s.specs_of(run.target))
+                if isinstance(verdict, Failed):
+                    run.outcome, run.error, run.failing_service = "failed", verdict.reason, verdict.service
+                    run.diagnostics = s.diagnose(verdict)
+                    self._recover(run)
+                    return
+                s.switch(run.target)
+                run.outcome, run.ended = "deployed", time.monotonic()
+
+            try:
+                for run, res in zip(self.runs, _parallel(self.runs, back, self.parallel)):
+                    if isinstance(res, GantryError):
+                        run.outcome, run.error = "failed", res.what
+            except KeyboardInterrupt:
+                self.cancel.set()
+            target_label = to or "previous"
+
+            def finish(run: HostRun) -> None:
+                run.session.finish(None, (), self._record("rollback", run, run.target or target_label).to_json())
+                self.locked.remove(run)
+
+            _parallel(self.locked[:], finish, self.parallel)
+        finally:
+            self.unlock_all()
+            close_all(r.session.conn for r in self.runs)
+        return self._result(to or "previous")
+
+
+def _all_healthy(facts, specs: tuple[ServiceSpec, ...]) -> bool:
+    from gantry.health import verdict
+
+    return isinstance(verdict(facts.containers, specs, {c.id or c.name: 0.0 for c in facts.containers}, 1e9, 0.0),
+                      Healthy)
+
+
+def _previous_of(releases: Sequence[str], current: str) -> str:
+    older = [r for r in releases if r < current] if current else list(releases)
+    return older[-1] if older else ""
+
+
+def _to_prune(releases: Sequence[str], new: str, current: str, previous: str, keep: int) -> tuple[str, ...]:
+    """Releases beyond `keep` (newest first); the current and previous ones are never pruned."""
+    kept = sorted(set(releases) | {new}, reverse=True)
+    protected = {current, previous, new}
+    extra = [r for r in kept[keep:] if r not in protected]
+    return tuple(sorted(extra))
+
+
+def _many(errors: list[GantryError]) -> GantryError:
+    first = errors[0]
+    text = "\n".join(str(e) for e in errors)
+    err = type(first)(first.where, f"{len(errors)} hosts failed before any change:\n{text}", first.hint) \
+        if not isinstance(first, HostError) else HostError(first.host, first.step, text)
+    err.exit_code = first.exit_code
+    return err

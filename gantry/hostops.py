@@ -1,0 +1,187 @@
+"""What Gantry does on one host, step by step, over one reused connection.
+
+Each method is one round trip (or a health-wait loop of them) and reports its duration to the
+reporter. Secret values never enter a command: the bundle travels as a tar on stdin.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import yaml
+
+from gantry import commands
+from gantry.errors import HostError
+from gantry.executor import HostConnection
+from gantry.facts import HostFacts, LockInfo, parse_facts, parse_ps
+from gantry.health import Failed, ServiceSpec, Verdict, deadline_for, service_specs, wait_healthy
+from gantry.release import Release
+
+StepReport = Callable[[str, str, str, float, str], None]  # host, step, status(start|ok|fail), secs, detail
+
+
+@dataclass(frozen=True)
+class HealthSettingsView:
+    interval: float
+    timeout: float
+    settle: float
+    margin: float
+
+
+@dataclass
+class HostSession:
+    """One host during one run: its connection, layout, facts and step timings."""
+
+    conn: HostConnection
+    layout: commands.Layout
+    project: str
+    health: HealthSettingsView
+    report: StepReport
+    redact: Callable[[str], str]
+    cancel: threading.Event
+    facts: HostFacts = field(default_factory=HostFacts)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def host(self) -> str:
+        return self.conn.target.label
+
+    def step(self, name: str, fn: Callable[[], object], detail: str = "") -> object:
+        self.report(self.host, name, "start", 0.0, detail)
+        t0 = time.monotonic()
+        try:
+            value = fn()
+        except HostError as exc:
+            took = time.monotonic() - t0
+            self.timings[name] = self.timings.get(name, 0.0) + took
+            self.report(self.host, name, "fail", took, self.redact(exc.what))
+            raise
+        took = time.monotonic() - t0
+        self.timings[name] = self.timings.get(name, 0.0) + took
+        self.report(self.host, name, "ok", took, detail)
+        return value
+
+    # -- observe -------------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        self.step("connect", self.conn.open)
+
+    def observe(self) -> HostFacts:
+        def run() -> HostFacts:
+            out = self.conn.run(commands.facts(self.layout, self.project), step="facts", check=False)
+            return parse_facts(out.stdout)
+
+        self.facts = self.step("facts", run)
+        return self.facts
+
+    def lock(self, info_json: str, *, wait: float = 0.0) -> HostFacts:
+        """Observe and take the lock in one round trip; wait up to `wait` seconds for a held lock."""
+        deadline = time.monotonic() + wait
+
+        def run() -> HostFacts:
+            while True:
+                out = self.conn.run(commands.facts_and_lock(self.layout, self.project, info_json),
+                                    step="lock", check=False)
+                facts = parse_facts(out.stdout)
+                if facts.locked_by_us or time.monotonic() >= deadline or self.cancel.is_set():
+                    return facts
+                time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
+
+        self.facts = self.step("lock", run)
+        return self.facts
+
+    def unlock(self) -> None:
+        self.conn.run(commands.release_lock(self.layout), step="unlock")
+
+    # -- change ----------------------------------------------------------------------------------
+
+    def upload(self, release: Release) -> None:
+        if release.id in self.facts.releases:
+            return
+        self.step("upload", lambda: self.conn.run(commands.receive_bundle(self.layout, release.id),
+                                                  step="upload", stdin=bundle_tar(release)))
+
+    def bring_up(self, rid: str) -> None:
+        self.step("pull", lambda: self.conn.run(commands.compose_pull(self.project, self.layout, rid),
+                                                step="pull", timeout=self.conn.target.command_timeout))
+        self.step("up", lambda: self.conn.run(commands.compose_up(self.project, self.layout, rid), step="up"))
+
+    def wait(self, specs: tuple[ServiceSpec, ...]) -> Verdict:
+        deadline = self.health.timeout or deadline_for(specs, self.health.settle, self.health.margin)
+
+        def poll():
+            out = self.conn.run(commands.compose_ps(self.project), step="health")
+            return parse_ps(out.stdout)
+
+        return self.step("health", lambda: wait_healthy(poll, specs, interval=self.health.interval,
+                                                        deadline=deadline, settle=self.health.settle,
+                                                        cancel=self.cancel))
+
+    def switch(self, rid: str) -> None:
+        self.step("switch", lambda: self.conn.run(commands.switch_current(self.layout, rid), step="switch"))
+
+    def specs_of(self, rid: str) -> tuple[ServiceSpec, ...]:
+        out = self.conn.run(("cat", f"{self.layout.release(rid)}/compose.yaml"), step="read release")
+        return service_specs(yaml.safe_load(out.stdout) or {})
+
+    def stop_services(self, rid: str, services: tuple[str, ...]) -> None:
+        self.step("stop", lambda: self.conn.run(commands.compose_stop(self.project, self.layout, rid, services),
+                                                step="stop", check=False))
+
+    def diagnose(self, failed: Failed) -> str:
+        """The failing container's last health-check outputs and log lines, secrets redacted."""
+        if not failed.container:
+            return ""
+        lines = []
+        out = self.conn.run(commands.inspect_health((failed.container,)), step="diagnose", check=False)
+        health_log = _health_log(out.stdout)
+        if health_log:
+            lines.append(f"last health checks of {failed.container}:")
+            lines += [f"  exit {h.get('ExitCode')}: {str(h.get('Output', '')).strip()[:200]}" for h in health_log]
+        logs = self.conn.run(commands.container_logs(failed.container), step="diagnose", check=False)
+        text = (logs.stdout + logs.stderr).strip()
+        if text:
+            lines.append(f"last log lines of {failed.container}:")
+            lines += [f"  {line}" for line in text.splitlines()[-15:]]
+        return self.redact("\n".join(lines))
+
+    def finish(self, rid: str | None, prune: tuple[str, ...], audit_json: str) -> None:
+        self.step("finish", lambda: self.conn.run(commands.finish(self.layout, rid, prune, audit_json),
+                                                  step="finish"))
+
+
+def _health_log(text: str) -> list[Mapping]:
+    import json
+
+    _, _, state = text.partition(" ")
+    try:
+        data = json.loads(state)
+    except ValueError:
+        return []
+    return list(((data or {}).get("Health") or {}).get("Log") or [])[-3:]
+
+
+def bundle_tar(release: Release) -> bytes:
+    """The release files as an uncompressed tar, modes kept (.env is 0600), fixed mtimes."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, (data, mode) in sorted(release.files().items()):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = mode
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def lock_holder(info: LockInfo | None) -> str:
+    if info is None:
+        return "unknown holder (the lock has no details)"
+    if info.holder:
+        return f"{info.holder} since {info.since or '?'} for release {info.release or '?'}"
+    return f"unreadable lock details: {info.raw!r}"

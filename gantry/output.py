@@ -1,0 +1,97 @@
+"""Human and JSON rendering. Human text goes to stderr, machine documents to stdout.
+
+Colour only on a TTY without NO_COLOR; never cursor tricks, so a CI log reads like a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TextIO
+
+_COLORS = {"ok": "32", "fail": "31", "warn": "33", "dim": "2", "bold": "1"}
+
+
+def use_color(stream: TextIO) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def make_redactor(values: Iterable[str]):
+    """Replace every secret value (longest first) with ***; short values are replaced too."""
+    secrets = sorted({v for v in values if v}, key=len, reverse=True)
+
+    def redact(text: str) -> str:
+        for value in secrets:
+            text = text.replace(value, "***")
+        return text
+
+    return redact
+
+
+@dataclass
+class Console:
+    """Writes progress for people to stderr; thread-safe; --quiet keeps only summaries and errors."""
+
+    stream: TextIO = field(default_factory=lambda: sys.stderr)
+    quiet: bool = False
+    verbose: bool = False
+    color: bool | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.color is None:
+            self.color = use_color(self.stream)
+
+    def paint(self, text: str, style: str) -> str:
+        return f"\033[{_COLORS[style]}m{text}\033[0m" if self.color else text
+
+    def say(self, text: str = "", *, always: bool = False) -> None:
+        if self.quiet and not always:
+            return
+        with self._lock:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def step(self, host: str, step: str, status: str, secs: float, detail: str) -> None:
+        if status == "start":
+            if self.verbose:
+                self.say(f"  {host:<14} {step:<8} ...")
+            return
+        mark = self.paint("ok", "ok") if status == "ok" else self.paint("FAILED", "fail")
+        extra = f"  {detail}" if detail else ""
+        self.say(f"  {host:<14} {step:<8} {mark} {secs:6.2f}s{extra}", always=status == "fail")
+
+    def command(self, host: str, text: str) -> None:
+        if self.verbose:
+            self.say(self.paint(f"  {host:<14} $ {text}", "dim"))
+
+
+def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    lines = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def run_summary(result: Mapping) -> str:
+    rows = [(h["host"], h.get("release") or "-", h["outcome"], f"{h['seconds']:.1f}s") for h in result["hosts"]]
+    text = table(rows, ("host", "release", "outcome", "time"))
+    problems = []
+    for h in result["hosts"]:
+        if h.get("error"):
+            svc = f" (service {h['failing_service']})" if h.get("failing_service") else ""
+            problems.append(f"{h['host']}{svc}: {h['error']}")
+        if h.get("diagnostics"):
+            problems.append("\n".join("    " + line for line in h["diagnostics"].splitlines()))
+    return text + ("\n\n" + "\n".join(problems) if problems else "")
+
+
+def print_json(doc: object, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
+    stream.write(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
+    stream.flush()

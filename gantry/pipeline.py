@@ -1,0 +1,149 @@
+"""The offline half of a deploy: read the project's files at the edge, then run the pure stages.
+
+Environment -> ComposeModel -> Secrets -> PolicyReport -> Release. Nothing here touches a host.
+Variables are looked up in the process environment first (as Compose does; that is how a CI job
+passes values), then the environment's `variables`, then the secrets.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gantry import compose, policy
+from gantry.config import Environment
+from gantry.errors import ConfigError, Problem, ProblemList
+from gantry.release import Release, SourceDigest, make_release, sha256_text
+from gantry.secrets import EXAMPLE_FILE, Secrets, file_mode_problem, load_secrets, render_env_file
+
+
+@dataclass(frozen=True)
+class Prepared:
+    env: Environment
+    model: compose.ComposeModel
+    raw_model: compose.ComposeModel | None
+    secrets: Secrets
+    problems: tuple[Problem, ...] = ()  # compose variables with no value, ${VAR:?} failures
+    secret_problems: tuple[Problem, ...] = ()  # missing, empty or placeholder secrets; bad file mode
+    warnings: tuple[str, ...] = ()
+    sources: tuple[SourceDigest, ...] = field(default_factory=tuple)
+
+
+def read_sources(env: Environment) -> list[compose.SourceFile]:
+    root = Path(env.root)
+    files = []
+    for rel in env.compose_files:
+        path = root / rel
+        if not path.is_file():
+            raise ConfigError(f"{env.source}: compose_files", f"{rel} does not exist",
+                              "fix the path (relative to the project root)")
+        files.append(compose.SourceFile(rel, path.read_text()))
+    return files
+
+
+def read_secrets(env: Environment, environ: Mapping[str, str]) -> tuple[Secrets, list[Problem]]:
+    root = Path(env.root)
+    example = root / EXAMPLE_FILE
+    if not example.is_file():
+        return Secrets(), []
+    path = root / env.secrets_file
+    problems: list[Problem] = []
+    text = None
+    if path.is_file():
+        bad = file_mode_problem(env.secrets_file, path.stat().st_mode)
+        if bad:
+            problems.append(bad)
+        else:
+            text = path.read_text()
+    secrets, more = load_secrets(example.read_text(), text, env.secrets_file, environ)
+    return secrets, problems + more
+
+
+def make_lookup(env: Environment, secrets: Secrets, environ: Mapping[str, str]):
+    def lookup(name: str) -> str | None:
+        if name in secrets.values:
+            return secrets.values[name]
+        if name in environ:
+            return environ[name]
+        return env.variables.get(name)
+
+    return lookup
+
+
+def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: bool = False) -> Prepared:
+    """Load, merge and interpolate the compose files and collect every problem (secrets, variables)."""
+    environ = dict(os.environ if environ is None else environ)
+    secrets, secret_problems = read_secrets(env, environ)
+    problems: list[Problem] = []
+    sources = read_sources(env)
+    lookup = make_lookup(env, secrets, environ)
+    try:
+        model = compose.load_compose(sources, lookup, project_dir=str(Path(env.root) / "compose"),
+                                     project_name=env.compose_project, profiles=env.profiles,
+                                     keep=frozenset(secrets.names))
+    except ProblemList as exc:
+        raise ProblemList(secret_problems + exc.problems) from None
+    except ConfigError as exc:
+        raise ProblemList([*secret_problems, exc.problem]) from None
+    for ref in model.references:
+        if lookup(ref.name) is None and not ref.has_default:
+            problems.append(Problem(ref.where, f"uses ${{{ref.name}}}, which has no value and no default",
+                                    f"add {ref.name} to variables in {env.source}, to the secrets, "
+                                    "or to the job's environment"))
+    raw_model = None
+    if raw:
+        raw_model = compose.load_compose(sources, lookup, project_dir=str(Path(env.root) / "compose"),
+                                         project_name=env.compose_project, profiles=env.profiles,
+                                         interpolate=False)
+    digests = tuple(SourceDigest(s.path, sha256_text(s.text)) for s in sources)
+    return Prepared(env, model, raw_model, secrets, tuple(_dedupe(problems)), tuple(secret_problems),
+                    tuple(model.warnings), digests)
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen, out = set(), []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+def images_of(model: compose.ComposeModel) -> dict[str, str]:
+    return {name: str(svc.get("image", "")) for name, svc in sorted(model.data.get("services", {}).items())}
+
+
+def build_release(prep: Prepared, *, now: datetime.datetime, who: str, git_commit: str) -> Release:
+    if prep.problems or prep.secret_problems:
+        raise ProblemList(list(prep.problems + prep.secret_problems))
+    return make_release(
+        environment=prep.env.name,
+        project=prep.env.project,
+        compose_yaml=compose.render_yaml(prep.model),
+        env_file=render_env_file(prep.secrets.values),
+        sources=prep.sources,
+        images=images_of(prep.model),
+        secret_fingerprints={n: prep.secrets.fingerprint(n) for n in prep.secrets.names},
+        git_commit=git_commit,
+        now=now,
+        who=who,
+    )
+
+
+def policy_settings(env: Environment) -> policy.PolicySettings:
+    p = env.policy
+    return policy.PolicySettings(
+        level=p.level,
+        rules=dict(p.rules),
+        allow_registries=tuple(p.allow_registries),
+        allowed_privileged_ports={k: tuple(v) for k, v in p.allowed_privileged_ports.items()},
+        waivers=tuple(policy.Waiver(w.rule, w.service, w.reason, w.expires) for w in p.waivers),
+    )
+
+
+def check(prep: Prepared, *, today: datetime.date) -> policy.PolicyReport:
+    raw = prep.raw_model.data if prep.raw_model is not None else None
+    return policy.check_policy(prep.model.data, raw, policy_settings(prep.env), today=today)

@@ -1,0 +1,54 @@
+"""Remote commands are data; shell.py quotes them once. A path with a space pins the quoting."""
+
+import pytest
+
+from gantry import commands
+from gantry.shell import Secret, argv, display, render
+
+SPACED = commands.Layout("/srv/my apps/web/prod")
+PLAIN = commands.Layout("/srv/gantry/app/prod")
+
+
+@pytest.mark.parametrize("cmd, expected", [
+    (commands.switch_current(SPACED, "R1"),
+     "test -d '/srv/my apps/web/prod/releases/R1' && ln -sfn releases/R1 '/srv/my apps/web/prod/.current-R1' "
+     "&& mv -T '/srv/my apps/web/prod/.current-R1' '/srv/my apps/web/prod/current'"),
+    (commands.release_lock(SPACED), "rm -rf '/srv/my apps/web/prod/lock'"),
+    (commands.compose_up("app-prod", PLAIN, "R1"),
+     "docker compose -p app-prod --project-directory /srv/gantry/app/prod/releases/R1 "
+     "-f /srv/gantry/app/prod/releases/R1/compose.yaml --env-file /srv/gantry/app/prod/releases/R1/.env "
+     "up -d --remove-orphans --no-build --quiet-pull"),
+    (commands.append_audit(SPACED, '{"who":"o\'neil"}'),
+     "printf '%s\\n' '{\"who\":\"o'\"'\"'neil\"}' >> '/srv/my apps/web/prod/deploys.jsonl'"),
+    (commands.remove_releases(PLAIN, ["A", "B"]),
+     "rm -rf -- /srv/gantry/app/prod/releases/A /srv/gantry/app/prod/releases/B"),
+], ids=["switch-spaced", "unlock-spaced", "compose-up", "audit-quote", "prune"])
+def test_commands_render(cmd, expected):
+    assert render(cmd) == expected
+
+
+def test_commands_receive_bundle_renames_into_place_last():
+    text = render(commands.receive_bundle(SPACED, "R9"))
+    parts = text.split(" && ")
+    assert parts[0] == "rm -rf '/srv/my apps/web/prod/releases/.incoming-R9'"
+    assert parts[-1] == ("mv -T '/srv/my apps/web/prod/releases/.incoming-R9' "
+                         "'/srv/my apps/web/prod/releases/R9'")
+    assert "tar -x -p -f - -C" in text and "chmod 0600 '/srv/my apps/web/prod/releases/.incoming-R9/.env'" in text
+
+
+def test_commands_lock_is_atomic_mkdir_then_details():
+    text = render(commands.acquire_lock(PLAIN, '{"holder":"me"}'))
+    assert text.index("mkdir /srv/gantry/app/prod/lock") < text.index("lock/info.json")
+    assert "mkdir -p" not in text.split(" && ")[1]  # the lock mkdir must fail when the lock exists
+
+
+def test_commands_display_masks_secret_words():
+    cmd = argv("echo", Secret("hunter2"))
+    assert display(cmd) == "echo ***" and render(cmd) == "echo hunter2"
+    assert "hunter2" not in repr(Secret("hunter2"))
+
+
+def test_commands_finish_unlocks_even_if_switch_fails():
+    text = render(commands.finish(PLAIN, "R2", ["R0"], "{}"))
+    assert text.endswith("rm -rf /srv/gantry/app/prod/lock")
+    assert " ; " in text  # sequence: a failed switch does not keep the lock

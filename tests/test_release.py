@@ -1,0 +1,52 @@
+import datetime
+import io
+import tarfile
+
+from gantry.deploy import _previous_of, _to_prune
+from gantry.hostops import bundle_tar
+from gantry.release import content_hash, hash_of_release_id, make_release
+
+NOW = datetime.datetime(2026, 11, 25, 12, 0, 0, tzinfo=datetime.timezone.utc)
+
+
+def release(compose="services: {}\n", env="A='x'\n", now=NOW):
+    return make_release(environment="prod", project="app", compose_yaml=compose, env_file=env, sources=(),
+                        images={"web": "r/web:1"}, secret_fingerprints={"A": "abc"}, git_commit="c0ffee", now=now,
+                        who="ci")
+
+
+def test_release_id_is_time_plus_content_hash():
+    r = release()
+    assert r.id == f"20261125T120000Z-{r.content_hash}" and hash_of_release_id(r.id) == r.content_hash
+
+
+def test_release_same_content_same_hash_any_time():
+    later = NOW + datetime.timedelta(hours=1)
+    assert release().content_hash == release(now=later).content_hash
+    assert release().id != release(now=later).id
+
+
+def test_release_secret_change_changes_hash():
+    assert content_hash("c", "A='1'\n") != content_hash("c", "A='2'\n")
+
+
+def test_release_repr_hides_env_file():
+    assert "x'" not in repr(release(env="A='x'\n"))
+
+
+def test_release_bundle_tar_keeps_env_private():
+    with tarfile.open(fileobj=io.BytesIO(bundle_tar(release())), mode="r") as tar:
+        modes = {m.name: m.mode for m in tar.getmembers()}
+    assert modes == {".env": 0o600, "compose.yaml": 0o644, "manifest.json": 0o644}
+
+
+def test_release_prune_never_removes_current_or_previous():
+    kept = [f"2026010{i}T000000Z-aaaaaaaaaa" for i in range(1, 8)]
+    prune = _to_prune(kept, kept[-1], kept[-1], kept[0], keep=3)
+    assert kept[0] not in prune and kept[-1] not in prune
+    assert set(prune) == set(kept[1:4])
+
+
+def test_release_previous_of_current():
+    kept = ["A1", "A2", "A3"]
+    assert _previous_of(kept, "A3") == "A2" and _previous_of(kept, "A1") == "" and _previous_of([], "") == ""
