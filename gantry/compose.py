@@ -1,0 +1,290 @@
+"""Load, interpolate and merge compose files exactly like `docker compose config` (v2.40), in pure Python.
+
+API (callers read files; nothing here touches the disk, the network or a subprocess):
+
+    load_compose(files, lookup, *, project_dir, project_name=None, profiles=(), keep=frozenset(),
+                 interpolate=True, read_file=None) -> ComposeModel
+    render_yaml(model) -> str      # deterministic; `$` written as `$$`, kept variables as `${NAME}`
+    render_json(model) -> str      # the same tree as JSON
+
+`files` are `SourceFile(path, text)`; `path` is shown in errors and, resolved against `project_dir`,
+locates relative paths. `lookup(name)` returns a variable's value or None. Variables in `keep` (secret
+names) are not substituted: the output says `${NAME}` and the host's `--env-file` fills them in;
+`model.references` lists every variable used, where, and whether it had a default.
+`interpolate=False` gives the merged model without substitution (`config --no-interpolate`).
+`read_file(path)` returns the text of a file named by `extends.file`; without it such extends fail.
+
+Stage order per file (compose-go loader.go): parse (with `!reset`/`!override`) -> interpolate and cast
+-> apply resets to the model so far -> resolve `extends` within the file -> merge (`compose_merge`
+rule tables) -> enforce unique keys -> canonical long syntax -> unique keys again. Then defaults,
+absolute paths, normalisation (default network, resource names), profiles, consistency, unused
+top-level resources dropped, and typing (`compose_bind`). Errors are `gantry.errors` types; several
+interpolation problems at once raise `ProblemList`.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import yaml
+
+from gantry import compose_merge as merge
+from gantry.compose_bind import bind_resource, bind_service
+from gantry.compose_normalize import canonical, check_scalars
+from gantry.errors import ConfigError, ProblemList
+from gantry.interpolate import SENTINEL_OPEN, SENTINEL_RE, Lookup, VarRef, interpolate_tree
+from gantry.yamlio import YamlTimestamp, load_documents, resolve_plain
+
+__all__ = ["ComposeModel", "SourceFile", "VarRef", "load_compose", "render_json", "render_yaml"]
+
+_RESOURCES = ("networks", "volumes", "secrets", "configs")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ComposeModel:
+    """The merged project like `docker compose config --format json`; kept variables as sentinels."""
+
+    data: dict
+    warnings: tuple[str, ...]
+    references: tuple[VarRef, ...]
+
+
+@dataclass
+class _Context:
+    lookup: Lookup
+    keep: frozenset[str]
+    interpolate: bool
+    read_file: Callable[[str], str] | None
+    warnings: list[str]
+    references: list[VarRef]
+    errors: list
+
+
+def load_compose(files: Sequence[SourceFile], lookup: Lookup, *, project_dir: str,
+                 project_name: str | None = None, profiles: Sequence[str] = (),
+                 keep: frozenset[str] = frozenset(), interpolate: bool = True,
+                 read_file: Callable[[str], str] | None = None) -> ComposeModel:
+    """Merge `files` in order into one normalised project (see the module docstring)."""
+    if not files:
+        raise ConfigError("", "no compose file given", "pass at least one compose file")
+    ctx = _Context(lookup, keep, interpolate, read_file, [], [], [])
+    model: dict = {}
+    for source in files:
+        if SENTINEL_OPEN in source.text or "\ue001" in source.text:
+            raise ConfigError(source.path, "contains a private-use character Gantry reserves",
+                              "remove U+E000/U+E001 from the file")
+        for document in load_documents(source.text, source.path):
+            model = _merge_document(model, document, source.path, ctx)
+    if ctx.errors:
+        raise ctx.errors[0] if len(ctx.errors) == 1 else ProblemList([e.problem for e in ctx.errors])
+    if not model:
+        raise ConfigError(files[0].path, "empty compose file", "define at least one service")
+    name = _project_name(model, project_name, project_dir)
+    project = _finish(model, name, project_dir, frozenset(profiles), ctx)
+    return ComposeModel(project, tuple(dict.fromkeys(ctx.warnings)), tuple(ctx.references))
+
+
+def _merge_document(model: dict, document, filename: str, ctx: _Context) -> dict:
+    data = document.data
+    if not isinstance(data, dict):
+        raise ConfigError(filename, "top-level object must be a mapping", "start the file with services:")
+    if ctx.interpolate:
+        result = interpolate_tree(data, ctx.lookup, filename=filename, keep=ctx.keep, marks=document.marks)
+        data = result.data
+        ctx.references.extend(result.references)
+        ctx.warnings.extend(result.warnings)
+        ctx.errors.extend(result.errors)
+    if "include" in data:
+        raise ConfigError(f"{filename}: include", "include is not supported by Gantry",
+                          "list the files in the environment's compose files instead")
+    resets = document.resets + document.overrides
+    model = merge.apply_resets(model, resets)
+    services = data.get("services")
+    if services is not None and not isinstance(services, dict):
+        raise ConfigError(f"{filename}: services", "services must be a mapping", "")
+    if services:
+        data = {**data, "services": merge.resolve_extends(services, resets, filename)}
+    model = merge.enforce_unicity(merge.merge_mappings(model, data, ()))
+    if "version" in model:
+        ctx.warnings.append(f"{filename}: the attribute `version` is obsolete, it will be ignored")
+        model = {k: v for k, v in model.items() if k != "version"}
+    return merge.enforce_unicity(canonical(model))
+
+
+def _project_name(model: dict, explicit: str | None, project_dir: str) -> str:
+    if explicit:
+        name = explicit
+    else:
+        candidate = model.get("name") if isinstance(model.get("name"), str) else ""
+        raw = candidate or posixpath.basename(posixpath.normpath(project_dir))
+        name = re.sub(r"[^a-z0-9_-]", "", raw.lower()).lstrip("_-")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name or ""):
+        raise ConfigError("name", f"invalid project name {name!r}",
+                          "use lowercase letters, digits, dashes and underscores, starting with a letter or digit")
+    return name
+
+
+def _abs(path: str, base: str, home: str | None) -> str:
+    if path.startswith("~") and home and (path == "~" or path.startswith("~/")):
+        path = home + path[1:]
+    return posixpath.normpath(posixpath.join(base, path)) if not path.startswith("/") else path
+
+
+def _defaults_and_paths(service: dict, base: str, home: str | None) -> dict:
+    service = dict(service)
+    if isinstance(service.get("ports"), list):
+        service["ports"] = [{"protocol": "tcp", "mode": "ingress", **p} if isinstance(p, dict) else p
+                            for p in service["ports"]]
+    for key in ("secrets", "configs"):
+        if isinstance(service.get(key), list):
+            prefix = "/run/secrets/" if key == "secrets" else "/"
+            service[key] = [{**m, "target": m.get("target", f"{prefix}{m.get('source')}")}
+                            if isinstance(m, dict) and key == "secrets" else m for m in service[key]]
+    if isinstance(service.get("volumes"), list):
+        volumes = []
+        for volume in service["volumes"]:
+            if isinstance(volume, dict):
+                volume = dict(volume)
+                if isinstance(volume.get("bind"), dict):
+                    volume["bind"] = {"create_host_path": True, **volume["bind"]}
+                if volume.get("type") == "bind" and isinstance(volume.get("source"), str):
+                    volume["source"] = _abs(volume["source"], base, home)
+                if isinstance(volume.get("target"), str) and volume["target"]:
+                    volume["target"] = posixpath.normpath(volume["target"]).replace("//", "/")
+            volumes.append(volume)
+        service["volumes"] = volumes
+    if isinstance(service.get("env_file"), list):
+        service["env_file"] = [{**e, "path": _abs(e["path"], base, home)} if isinstance(e, dict) else e
+                               for e in service["env_file"]]
+    return service
+
+
+def _enabled(service: dict, profiles: frozenset[str]) -> bool:
+    wanted = service.get("profiles") or []
+    return not wanted or "*" in profiles or any(p in profiles for p in wanted)
+
+
+def _finish(model: dict, name: str, project_dir: str, profiles: frozenset[str], ctx: _Context) -> dict:
+    home = ctx.lookup("HOME")
+    check_scalars(model, ())
+    services = {key: _defaults_and_paths(s or {}, project_dir, home)
+                for key, s in (model.get("services") or {}).items()}
+    services = {key: s for key, s in services.items() if _enabled(s, profiles)}
+    resources = {kind: dict(model.get(kind) or {}) for kind in _RESOURCES}
+    for kind in ("secrets", "configs"):
+        for key, res in resources[kind].items():
+            if isinstance(res, dict) and isinstance(res.get("file"), str):
+                resources[kind][key] = {**res, "file": _abs(res["file"], project_dir, home)}
+    bound = {}
+    for key, service in services.items():
+        service = _resolve_environment(service, key, ctx)
+        if "network_mode" not in service and "provider" not in service and not service.get("networks"):
+            service["networks"] = {"default": None}
+        bound[key] = bind_service(service, ("services", key))
+    used = _used_resources(bound)
+    if "default" in used["networks"] and "default" not in resources["networks"]:
+        resources["networks"]["default"] = None
+    _check_consistency(bound, resources)
+    project: dict = {"name": name, "services": bound}
+    for kind in _RESOURCES:
+        kept = {}
+        for key, res in resources[kind].items():
+            if key not in used[kind]:
+                continue
+            res = dict(res or {})
+            if res.get("name") is None:
+                res["name"] = key if res.get("external") is True else f"{name}_{key}"
+            kept[key] = bind_resource(kind, res, (kind, key))
+        if kept:
+            project[kind] = kept
+    project.update({k: v for k, v in model.items() if k.startswith("x-")})
+    return project
+
+
+def _resolve_environment(service: dict, name: str, ctx: _Context) -> dict:
+    """An environment entry without a value takes the variable's value (never a kept one)."""
+    env = service.get("environment")
+    pairs = env.items() if isinstance(env, dict) else [(e, None) for e in env or [] if isinstance(e, str)
+                                                       and "=" not in e]
+    resolved = dict(env) if isinstance(env, dict) else None
+    for key, value in pairs:
+        if value is not None:
+            continue
+        found = ctx.lookup(key)
+        ctx.references.append(VarRef(key, f"services.{name}.environment.{key}", False, found is not None))
+        if found is None or key in ctx.keep:
+            continue
+        if resolved is not None:
+            resolved[key] = found
+        else:
+            env = [f"{key}={found}" if e == key else e for e in env]
+    return {**service, "environment": resolved if resolved is not None else env} if env is not None \
+        else service
+
+
+def _used_resources(services: dict) -> dict[str, set[str]]:
+    used: dict[str, set[str]] = {kind: set() for kind in _RESOURCES}
+    for service in services.values():
+        used["networks"].update(service.get("networks") or {})
+        used["volumes"].update(v["source"] for v in service.get("volumes") or []
+                               if v.get("type") == "volume" and v.get("source"))
+        used["secrets"].update(s.get("source") for s in service.get("secrets") or [])
+        used["configs"].update(c.get("source") for c in service.get("configs") or [])
+    return used
+
+
+def _check_consistency(services: dict, resources: dict) -> None:
+    for key, service in services.items():
+        for kind, names in _used_resources({key: service}).items():
+            for ref in sorted(names):
+                if ref not in resources[kind]:
+                    singular = kind[:-1]
+                    raise ConfigError(f"services.{key}.{kind}", f'service "{key}" refers to undefined '
+                                      f"{singular} {ref}", f"declare it under top-level {kind}:")
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def _escape(value: object) -> object:
+    if isinstance(value, dict):
+        return {key: _escape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_escape(item) for item in value]
+    if isinstance(value, str):
+        return SENTINEL_RE.sub(r"${\1}", value.replace("$", "$$"))
+    return value
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    typed = resolve_plain(value)
+    ambiguous = not isinstance(typed, str) or isinstance(typed, YamlTimestamp)
+    style = '"' if ambiguous else ("|" if "\n" in value else None)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def render_yaml(model: ComposeModel) -> str:
+    """The model as YAML that `docker compose` loads back to the same project (byte-stable)."""
+    return yaml.dump(_escape(model.data), Dumper=_Dumper, sort_keys=True, default_flow_style=False,
+                     allow_unicode=True, width=1 << 16)
+
+
+def render_json(model: ComposeModel) -> str:
+    return json.dumps(_escape(model.data), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -1,0 +1,320 @@
+"""Canonical forms of a merged compose tree, shaped like `docker compose config --format json`.
+
+Two steps, as in compose-go: `canonical` rewrites short syntax into long syntax after each file is
+merged (ports, volumes, secrets, networks lists, ...); `bind_service` then types each service key the
+way the Go structs of compose-go `types` marshal it (byte sizes as decimal strings, durations as Go
+durations, `command: null` when unset). Keys we do not model pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+from collections.abc import Callable
+
+from gantry.compose_merge import go_string
+from gantry.errors import ConfigError
+from gantry.interpolate import path_matches
+from gantry.yamlio import YamlTimestamp, format_path
+
+
+def _fail(path: tuple, what: str, hint: str = "") -> ConfigError:
+    return ConfigError(format_path(path), what, hint)
+
+
+# --- parsing short syntax ----------------------------------------------------------------------
+
+_PROPAGATIONS = ("rprivate", "private", "rshared", "shared", "rslave", "slave")
+
+
+def parse_volume(spec: str, path: tuple) -> dict:
+    """compose-go format.ParseVolume: `[source:]target[:options]` into the long form."""
+    if not spec:
+        raise _fail(path, "invalid empty volume spec", "write source:target[:ro]")
+    if len(spec) <= 2:
+        return {"type": "volume", "target": spec, "volume": {}}
+    parts, buffer, depth = [], "", 0
+    for i, char in enumerate(spec):
+        if char == "$" and spec[i + 1: i + 2] == "{":
+            depth += 1
+        elif char == "}" and depth:
+            depth -= 1
+        elif char == ":" and depth == 0 and not (len(buffer) == 1 and buffer.isalpha() and not parts):
+            parts.append(buffer)
+            buffer = ""
+            continue
+        buffer += char
+    parts.append(buffer)
+    if any(not part for part in parts) or len(parts) > 3:
+        raise _fail(path, f"invalid spec: {spec}: {'too many colons' if len(parts) > 3 else 'empty section'}",
+                    "write source:target[:options]")
+    volume: dict = {}
+    if len(parts) == 1:
+        volume["target"] = parts[0]
+    else:
+        volume["source"], volume["target"] = parts[0], parts[1]
+    bind: dict = {}
+    for option in (parts[2].split(",") if len(parts) == 3 else ()):
+        if option in ("ro", "rw"):
+            volume["read_only"] = option == "ro"
+        elif option == "nocopy":
+            volume["volume"] = {"nocopy": True}
+        elif option in _PROPAGATIONS:
+            bind["propagation"] = option
+        elif option in ("z", "Z"):
+            bind["selinux"] = option
+    source = volume.get("source", "")
+    if source[:1] in (".", "/", "~") or source.startswith("\\\\") or re.match(r"[A-Za-z]:", source):
+        volume["type"] = "bind"
+        volume["bind"] = {**bind, "create_host_path": True}
+    else:
+        volume["type"] = "volume"
+        volume.setdefault("volume", {})
+        if bind:
+            volume["bind"] = bind
+    if not volume.get("read_only"):
+        volume.pop("read_only", None)
+    return volume
+
+
+def _port_range(text: str, path: tuple) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)(?:-(\d+))?", text)
+    if not match:
+        raise _fail(path, f"invalid port {text!r}", "ports are numbers or ranges like 8000-8010")
+    low = int(match.group(1))
+    high = int(match.group(2) or low)
+    if high < low or high > 65535:
+        raise _fail(path, f"invalid port range {text!r}", "a range runs from low to high, up to 65535")
+    return low, high
+
+
+def parse_port(spec: str, path: tuple) -> list[dict]:
+    """docker/go-connections nat.ParsePortSpec: `[[ip:]published:]target[/protocol]`."""
+    raw, _, protocol = spec.partition("/")
+    protocol = (protocol or "tcp").lower()
+    host_ip = ""
+    if raw.startswith("["):
+        end = raw.find("]")
+        host_ip, raw = raw[1:end], raw[end + 2:]
+        parts = raw.split(":")
+        parts = ["", *parts] if len(parts) == 1 else parts
+        published, target = parts[0], parts[1]
+    else:
+        parts = raw.split(":")
+        if len(parts) == 1:
+            published, target = "", parts[0]
+        elif len(parts) == 2:
+            published, target = parts
+        else:
+            host_ip, published, target = ":".join(parts[:-2]), parts[-2], parts[-1]
+    low, high = _port_range(target, path)
+    pub_low, pub_high = _port_range(published, path) if published else (0, 0)
+    count = high - low + 1
+    if published and pub_high - pub_low + 1 not in (count, 1) and count != 1:
+        raise _fail(path, f"invalid port range {spec!r}: published and target ranges differ in size",
+                    "use ranges of the same length")
+    result = []
+    for offset in range(count):
+        entry: dict = {"mode": "ingress"}
+        if host_ip:
+            entry["host_ip"] = host_ip
+        entry["target"] = low + offset
+        if published:
+            if count == 1 and pub_high != pub_low:
+                entry["published"] = f"{pub_low}-{pub_high}"
+            elif pub_high != pub_low:
+                entry["published"] = str(pub_low + offset)
+            else:
+                entry["published"] = str(pub_low)
+        entry["protocol"] = protocol
+        result.append(entry)
+    return sorted(result, key=lambda p: f"{p['target']}/{protocol}") if count > 1 else result
+
+
+# --- canonical (compose-go transform/canonical.go) ---------------------------------------------
+
+
+def _ports(value: object, path: tuple) -> object:
+    if not isinstance(value, list):
+        raise _fail(path, "ports must be a list", "write ports: [\"8080:80\"]")
+    result = []
+    for i, entry in enumerate(value):
+        if isinstance(entry, bool) or not isinstance(entry, (int, str, dict)):
+            raise _fail((*path, i), f"invalid type {type(entry).__name__} for port", "use \"8080:80\"")
+        result.extend(parse_port(str(entry), (*path, i)) if not isinstance(entry, dict) else [entry])
+    return result
+
+
+def _volume(value: object, path: tuple) -> object:
+    if isinstance(value, str):
+        volume = parse_volume(value, path)
+        if volume.get("target"):
+            volume["target"] = posixpath.normpath(volume["target"]).replace("//", "/")
+        return volume
+    if not isinstance(value, dict):
+        raise _fail(path, f"invalid type {type(value).__name__} for service volume mount", "")
+    return value
+
+
+def _file_mount(value: object, path: tuple) -> object:
+    return {"source": value} if isinstance(value, str) else value
+
+
+def _string_or_list(value: object, _path: tuple) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+def _list_to_map(value: object, _path: tuple) -> object:
+    return {item: None for item in value} if isinstance(value, list) else value
+
+
+def _depends_on(value: object, _path: tuple) -> object:
+    if isinstance(value, list):
+        return {name: {"condition": "service_started", "required": True} for name in value}
+    if isinstance(value, dict):
+        return {name: {**{"condition": "service_started", "required": True}, **(dep or {})}
+                for name, dep in value.items()}
+    return value
+
+
+def _env_file(value: object, _path: tuple) -> object:
+    items = [value] if isinstance(value, str) else value or []
+    return [{"path": item, "required": True} if isinstance(item, str) else item for item in items]
+
+
+def _maybe_external(value: object, _path: tuple) -> object:
+    if isinstance(value, dict) and isinstance(value.get("external"), dict):
+        external = value["external"]
+        value = {**value, "external": True}
+        if "name" in external and "name" not in value:
+            value["name"] = external["name"]
+    return value
+
+
+CANONICAL: tuple[tuple[tuple[str, ...], Callable[[object, tuple], object]], ...] = tuple(
+    (tuple(pattern.split(".")), rule) for pattern, rule in (
+        ("services.*.depends_on", _depends_on),
+        ("services.*.env_file", _env_file),
+        ("services.*.label_file", _string_or_list),
+        ("services.*.networks", _list_to_map),
+        ("services.*.models", _list_to_map),
+        ("services.*.volumes.*", _volume),
+        ("services.*.dns", _string_or_list),
+        ("services.*.secrets.*", _file_mount),
+        ("services.*.configs.*", _file_mount),
+        ("services.*.ports", _ports),
+        ("volumes.*", _maybe_external),
+        ("networks.*", _maybe_external),
+        ("secrets.*", _maybe_external),
+        ("configs.*", _maybe_external),
+    )
+)
+
+
+def canonical(value: object, path: tuple = ()) -> object:
+    """Rewrite short syntax to long syntax, by path pattern; returns a new tree."""
+    for pattern, rule in CANONICAL:
+        if path_matches(path, pattern):
+            value = rule(value, path)
+            break
+    if isinstance(value, dict):
+        return {key: canonical(item, (*path, key)) for key, item in value.items()}
+    if isinstance(value, list) and path[:1] == ("services",) and len(path) <= 3:
+        return [canonical(item, (*path, i)) for i, item in enumerate(value)]
+    return value
+
+
+# --- Go value types ----------------------------------------------------------------------------
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def to_bytes(value: object, path: tuple) -> str:
+    """docker/go-units RAMInBytes, rendered as compose does: a decimal string."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    match = re.fullmatch(r"(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?", str(value))
+    if not match:
+        raise _fail(path, f"invalid size: {value!r}", "use a size like 512m or 1g")
+    return str(int(float(match.group(1)) * _UNITS[(match.group(2) or "").lower()]))
+
+
+_DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
+                   "h": 3600 * 10**9, "d": 86400 * 10**9, "w": 7 * 86400 * 10**9}
+
+
+def to_duration(value: object, path: tuple) -> str:
+    """Parse like str2duration (Go units plus d and w), render like Go's time.Duration.String."""
+    text = go_string(value)
+    parts = re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d|w)", text)
+    if text in ("0", "+0", "-0"):
+        return "0s"
+    if not parts or "".join(a + b for a, b in parts) != text.lstrip("+-"):
+        raise _fail(path, f"invalid duration {text!r}", "use a duration like 30s, 1m30s or 2h")
+    nanos = sum(round(float(amount) * _DURATION_UNITS[unit]) for amount, unit in parts)
+    return format_duration(-nanos if text.startswith("-") else nanos)
+
+
+def format_duration(nanos: int) -> str:
+    if nanos == 0:
+        return "0s"
+    sign, nanos = ("-" if nanos < 0 else ""), abs(nanos)
+    if nanos < 10**9:
+        for unit, size in (("ms", 10**6), ("µs", 10**3), ("ns", 1)):
+            if nanos >= size:
+                return sign + _decimal(nanos, size) + unit
+    hours, rest = divmod(nanos, 3600 * 10**9)
+    minutes, rest = divmod(rest, 60 * 10**9)
+    seconds = _decimal(rest, 10**9) + "s"
+    if hours:
+        return f"{sign}{hours}h{minutes}m{seconds}"
+    return f"{sign}{minutes}m{seconds}" if minutes else sign + seconds
+
+
+def _decimal(value: int, unit: int) -> str:
+    whole, frac = divmod(value, unit)
+    digits = str(frac).rjust(len(str(unit)) - 1, "0").rstrip("0")
+    return f"{whole}.{digits}" if digits else str(whole)
+
+
+def shell_split(value: object, path: tuple) -> list | None:
+    """compose ShellCommand: a string is split like a shell (mattn/go-shellwords), a list kept."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [go_string(item) for item in value]
+    try:
+        return shlex.split(str(value))
+    except ValueError as exc:
+        raise _fail(path, f"invalid command: {exc}", "check the quotes") from None
+
+
+def string_map(value: object, path: tuple, *, keep_null: bool) -> dict:
+    """Mapping / MappingWithEquals / Labels: list `k=v` or mapping, values as Go strings."""
+    if isinstance(value, list):
+        result: dict = {}
+        for item in value:
+            key, sep, val = go_string(item).partition("=")
+            if key and key[-1].isspace():
+                raise _fail(path, f"environment variable {key} is declared with a trailing space",
+                            "remove the space before =")
+            result[key] = val if sep else (None if keep_null else "")
+        return result
+    if isinstance(value, dict):
+        return {key: (None if keep_null else "") if item is None else go_string(item)
+                for key, item in value.items()}
+    raise _fail(path, f"unexpected value type {type(value).__name__} for mapping", "use KEY: value")
+
+
+def check_scalars(value: object, path: tuple) -> None:
+    """Compose rejects unquoted dates (go-yaml makes them time values) outside extensions."""
+    if isinstance(value, YamlTimestamp):
+        raise _fail(path, f"{value} is an unquoted date", "quote it: \"" + value + "\"")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not str(key).startswith("x-"):
+                check_scalars(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_scalars(item, (*path, i))
