@@ -83,24 +83,32 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
     try:
         model = compose.load_compose(sources, lookup, project_dir=str(Path(env.root) / "compose"),
                                      project_name=env.compose_project, profiles=env.profiles,
-                                     keep=frozenset(secrets.names))
+                                     keep=frozenset(secrets.declared | secrets.names))
     except ProblemList as exc:
         raise ProblemList(secret_problems + exc.problems) from None
     except ConfigError as exc:
         raise ProblemList([*secret_problems, exc.problem]) from None
     for ref in model.references:
+        if ref.name in secrets.declared:
+            continue  # reported by the secrets check, once
         if lookup(ref.name) is None and not ref.has_default:
             problems.append(Problem(ref.where, f"uses ${{{ref.name}}}, which has no value and no default",
                                     f"add {ref.name} to variables in {env.source}, to the secrets, "
                                     "or to the job's environment"))
     raw_model = None
+    # A secret with no value is reported by the secrets check; Compose's "not set" warning would repeat it.
+    warnings = [w for w in model.warnings if not any(f'"{n}" variable is not set' in w for n in secrets.declared)]
     if raw:
-        raw_model = compose.load_compose(sources, lookup, project_dir=str(Path(env.root) / "compose"),
-                                         project_name=env.compose_project, profiles=env.profiles,
-                                         interpolate=False)
+        try:
+            raw_model = compose.load_compose(sources, lookup, project_dir=str(Path(env.root) / "compose"),
+                                             project_name=env.compose_project, profiles=env.profiles,
+                                             interpolate=False)
+        except (ConfigError, ProblemList) as exc:
+            warnings.append(f"the uninterpolated model could not be built, so SECRET-ENV-LITERAL was skipped: "
+                            f"{str(exc).splitlines()[0]}")
     digests = tuple(SourceDigest(s.path, sha256_text(s.text)) for s in sources)
     return Prepared(env, model, raw_model, secrets, tuple(_dedupe(problems)), tuple(secret_problems),
-                    tuple(model.warnings), digests)
+                    tuple(warnings), digests)
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

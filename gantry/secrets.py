@@ -26,6 +26,7 @@ class Secrets:
 
     values: Mapping[str, str] = field(default_factory=dict, repr=False)
     sources: Mapping[str, str] = field(default_factory=dict)  # name -> "secrets.prod.env" | "environment"
+    declared: frozenset[str] = frozenset()  # every name in the example, with or without a value
 
     @property
     def names(self) -> frozenset[str]:
@@ -81,7 +82,7 @@ def load_secrets(
                                     f"from {EXAMPLE_FILE}", f"replace {name} with the real value"))
         values[name] = value
         sources[name] = source
-    return Secrets(values, sources), problems
+    return Secrets(values, sources, frozenset(example)), problems
 
 
 def _dotenv_quote(value: str) -> str:

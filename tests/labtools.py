@@ -1,0 +1,34 @@
+"""Shared lab fixture plumbing for end-to-end tests: bring the lab up once per module, always tear down."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+
+def lab_missing() -> str:
+    """Why a lab cannot run here ('' when it can)."""
+    if os.geteuid() != 0:
+        return "the lab needs root"
+    for tool in ("dockerd", "sshd", "ip", "nsenter", "unshare", "docker-registry"):
+        if not (shutil.which(tool) or os.path.exists(f"/usr/sbin/{tool}") or os.path.exists(f"/usr/bin/{tool}")):
+            return f"{tool} is not installed (run scripts/setup.sh)"
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
+        return "docker compose v2 is not installed (run scripts/setup.sh)"
+    return ""
+
+
+def lab_or_skip(root, count: int):
+    why = lab_missing()
+    if why:
+        pytest.skip(why)
+    from gantry import lab
+
+    up = lab.lab_up(root, count, log=lambda m: None)
+    try:
+        yield up
+    finally:
+        lab.lab_down(root, log=lambda m: None)
