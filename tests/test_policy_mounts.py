@@ -1,9 +1,9 @@
 """Mount rules: sockets, sensitive host paths, propagation; short and long syntax, volumes, secrets."""
 
 import pytest
-from policy_cases import fired
 
 from gantry.policy.mounts import normalize_path, parse_short_volume
+from tests.policy_cases import fired
 
 SOCK = "MOUNT-DOCKER-SOCK"
 SENS = "MOUNT-HOST-SENSITIVE"

@@ -1,9 +1,9 @@
 """Privilege rules: each written form they must catch, and near-misses they must not."""
 
 import pytest
-from policy_cases import fired
 
 from gantry.policy.privilege import normalize_cap, split_security_opt
+from tests.policy_cases import fired
 
 CASES = [
     # (id, rule, service yaml, expected [(path, severity)] at prod)
