@@ -123,6 +123,56 @@ def compose_config(c, file=None, env_file=None, format="yaml", no_interpolate=Fa
     sys.stdout.write(compose.render_json(model) if format == "json" else compose.render_yaml(model))
 
 
+@task(iterable=["file", "allow_registry"],
+      help={"env": "environment name (its files, level, waivers and allow-list)",
+            "file": "check these compose files instead of an environment (repeat -f)",
+            "level": "with -f: prod, lab, dev or local (default prod)",
+            "allow_registry": "with -f: a trusted registry (repeatable)",
+            "format": "text, json or sarif"})
+@user_errors
+def check(c, env=None, file=None, level="prod", allow_registry=None, format="text"):
+    """Check the merged compose model against the production-hardening policy; exit 1 on a blocking finding."""
+    from gantry import policy
+
+    if format not in ("text", "json", "sarif"):
+        raise UsageError("--format", f"unknown format '{format}'", "use text, json or sarif")
+    if file and env:
+        raise UsageError("--env/-f", "give either --env or -f files, not both", "")
+    if file:
+        sources = [compose.SourceFile(f, _read_user_file(f)) for f in file]
+        base = str(Path(file[0]).resolve().parent)
+        model = compose.load_compose(sources, os.environ.get, project_dir=base)
+        try:
+            raw = compose.load_compose(sources, os.environ.get, project_dir=base, interpolate=False).data
+        except (GantryError, ProblemList):
+            raw = None
+        settings = policy.PolicySettings(level=level, allow_registries=tuple(allow_registry or ()))
+        report = policy.check_policy(model.data, raw, settings, today=today())
+        names = list(file)
+    else:
+        environment = load_env(c, env)
+        prep = pipeline.prepare(environment, raw=True)
+        if prep.problems:
+            raise ProblemList(list(prep.problems))
+        report = pipeline.check(prep, today=today())
+        names = list(environment.compose_files)
+    if format == "json":
+        sys.stdout.write(policy.render_json(report) + "\n")
+    elif format == "sarif":
+        sys.stdout.write(policy.render_sarif(report, source_files=names) + "\n")
+    else:
+        sys.stdout.write(policy.render_text(report) + "\n")
+    if report.blocking:
+        raise fail("", EXIT_INVALID)
+
+
+def _read_user_file(name: str) -> str:
+    path = Path(name)
+    if not path.is_file():
+        raise UsageError(f"-f {name}", "file does not exist", "check the path")
+    return path.read_text()
+
+
 # -- remote tasks -----------------------------------------------------------------------------------
 
 
@@ -178,7 +228,7 @@ def rollback(c, env=None, to=None, json=False, quiet=False, verbose=False, lock_
 def make_collection(root: Path) -> Collection:
     """The whole task tree, bound to a project root (the directory holding tasks.py)."""
     ns = Collection()
-    for t in (envs, validate, render, deploy, rollback):
+    for t in (envs, validate, render, check, deploy, rollback):
         ns.add_task(t)
     compose_ns = Collection("compose")
     compose_ns.add_task(compose_config, name="config")
