@@ -7,6 +7,7 @@ argv or lives in a lab namespace, which is how `lab_down` finds them even withou
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import json
 import os
@@ -19,8 +20,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -366,7 +368,7 @@ def _install_compose_plugin(home: Path) -> None:
         shutil.copy2(source.resolve(), target)
 
 
-def _start_dockerd(node: _Node, holder: int | None) -> None:
+def _start_dockerd(node: _Node, holder: int | None) -> subprocess.Popen[bytes]:
     engine = node.dir / "docker"
     engine.mkdir(parents=True, exist_ok=True)
     config = {
@@ -382,8 +384,8 @@ def _start_dockerd(node: _Node, holder: int | None) -> None:
     argv = ["nsenter", *mount, f"--net=/var/run/netns/{node.netns}", *private,
             "dockerd", "--config-file", str(node.dir / "daemon.json")]
     with open(node.dir / "dockerd.log", "ab") as log:
-        subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                         env={"PATH": CLEAN_PATH, "HOME": "/root"})
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True, env={"PATH": CLEAN_PATH, "HOME": "/root"})
 
 
 def _sshd_config(node: _Node) -> str:
@@ -419,9 +421,16 @@ def _node_healthy(node: _Node, state: Path) -> bool:
             and _alive(_read_pid(node.dir / "sshd.pid")))
 
 
-def _start_node(node: _Node, state: Path, client_pub: str, log: Log) -> None:
-    """Create the host from nothing: namespaces, private /srv and /root, dockerd, sshd."""
-    _remove_node(node, state)
+def _start_node(node: _Node, state: Path, client_pub: str, log: Log) -> subprocess.Popen[bytes]:
+    """(Re)start a host: namespaces, private /srv and /root, dockerd, sshd; returns dockerd's process.
+
+    Like a rebooted server, a restarted host keeps its host key, /srv, home and engine data; only
+    runtime state (the engine's exec-root, sockets, pid files) starts afresh.
+    """
+    _remove_node(node, state, keep_dir=node.index > 0)
+    for runtime in ("docker/exec", "docker/docker.sock", "docker/docker.pid", "sshd.pid", "holder.pid"):
+        path = node.dir / runtime
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     node.dir.mkdir(parents=True, exist_ok=True)
     _add_netns(node.netns, node.address)
     holder = None
@@ -429,10 +438,11 @@ def _start_node(node: _Node, state: Path, client_pub: str, log: Log) -> None:
         (node.dir / "home").mkdir(exist_ok=True)
         _install_compose_plugin(node.dir / "home")
         holder = _start_holder(node)
-    _start_dockerd(node, holder)
+    dockerd = _start_dockerd(node, holder)
     if holder:
         _start_sshd(node, holder, client_pub)
     log(f"{node.name}: starting at {node.address}")
+    return dockerd
 
 
 def _remove_node(node: _Node, state: Path, *, keep_dir: bool = False) -> None:
@@ -515,10 +525,26 @@ def _example_dir(root: Path) -> Path:
                    "run the lab from the gantry repository")
 
 
-def _build_images(node: _Node, names: list[str], example: Path, log: Log) -> None:
-    if not _wait_for(lambda: _docker_ping(node.sock), DOCKERD_TIMEOUT):
+def _shown(path: Path) -> str:
+    return str(path.relative_to(Path.cwd())) if Path.cwd() in path.parents else str(path)
+
+
+def _wait_engine(node: _Node, dockerd: subprocess.Popen[bytes] | None) -> None:
+    """Wait for the engine's socket to answer; fail at once if dockerd exits."""
+    log_file = node.dir / "dockerd.log"
+    if not _wait_for(lambda: _docker_ping(node.sock) or (dockerd is not None and dockerd.poll() is not None),
+                     DOCKERD_TIMEOUT):
         raise LabError(node.name, f"dockerd did not answer within {DOCKERD_TIMEOUT:.0f} s",
-                       f"see {node.dir}/dockerd.log")
+                       f"see {_shown(log_file)}")
+    if not _docker_ping(node.sock):
+        tail = log_file.read_text(errors="replace").strip().splitlines()[-1:] if log_file.exists() else []
+        raise LabError(node.name, f"dockerd exited with status {dockerd.poll() if dockerd else '?'}: "
+                       f"{' '.join(tail)}", f"see {_shown(log_file)}")
+
+
+def _build_images(node: _Node, dockerd: subprocess.Popen[bytes], names: list[str], example: Path,
+                  log: Log) -> None:
+    _wait_engine(node, dockerd)
     env = {"PATH": CLEAN_PATH, "HOME": str(node.dir), "DOCKER_HOST": f"unix://{node.sock}",
            "DOCKER_BUILDKIT": "0"}
     for name in names:
@@ -535,10 +561,8 @@ def _build_images(node: _Node, names: list[str], example: Path, log: Log) -> Non
 # ---------------------------------------------------------------- the lab
 
 
-def _wait_host(lab: Lab, node: _Node, host: LabHost) -> None:
-    if not _wait_for(lambda: _docker_ping(node.sock), DOCKERD_TIMEOUT):
-        raise LabError(node.name, f"dockerd did not answer within {DOCKERD_TIMEOUT:.0f} s",
-                       f"see {node.dir}/dockerd.log")
+def _wait_host(lab: Lab, node: _Node, host: LabHost, dockerd: subprocess.Popen[bytes] | None) -> None:
+    _wait_engine(node, dockerd)
     probe = ssh_argv(lab, host, "docker info --format '{{.ServerVersion}}' && docker compose version --short")
     last: list[str] = []
 
@@ -549,7 +573,7 @@ def _wait_host(lab: Lab, node: _Node, host: LabHost) -> None:
 
     if not _wait_for(answers, SSHD_TIMEOUT, 0.1):
         raise LabError(node.name, f"ssh + docker did not answer within {SSHD_TIMEOUT:.0f} s: {' | '.join(last)}",
-                       f"see {node.dir}/sshd.log and {node.dir}/dockerd.log")
+                       f"see {_shown(node.dir / 'sshd.log')} and {_shown(node.dir / 'dockerd.log')}")
 
 
 def _make_lab(root: Path, count: int) -> Lab:
@@ -585,10 +609,30 @@ def _indices(state: Path) -> set[int]:
     return found
 
 
+@contextmanager
+def _machine_lock(log: Log) -> Iterator[None]:
+    """One lab command at a time on this machine: the lab's names are machine-wide."""
+    Path("/run/lock").mkdir(parents=True, exist_ok=True)
+    with open("/run/lock/gantry-lab.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log("lab: waiting for another lab command on this machine to finish")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def lab_up(root: Path, count: int, *, log: Log = print) -> Lab:
     """Bring up `count` hosts, reusing healthy ones and removing extras; returns when all answer ssh."""
     if count < 1:
         raise LabError("lab", f"a lab needs at least one host, got {count}", "pass --hosts 1 or more")
+    if os.geteuid() != 0:
+        raise LabError("lab", "not root", "the lab creates namespaces and a bridge: run it as root")
+    with _machine_lock(log):
+        return _lab_up(root, count, log)
+
+
+def _lab_up(root: Path, count: int, log: Log) -> Lab:
     started = time.monotonic()
     state = state_dir(root)
     _preflight(state)
@@ -606,20 +650,23 @@ def lab_up(root: Path, count: int, *, log: Log = print) -> Lab:
         _remove_node(_node(state, extra), state)
     missing = _missing_images()
     builder = _node(state, 0)
-    if missing:
-        _start_node(builder, state, client_pub, log)
+    builder_dockerd = _start_node(builder, state, client_pub, log) if missing else None
     nodes = [_node(state, i) for i in range(1, count + 1)]
+    dockerds: dict[str, subprocess.Popen[bytes] | None] = {}
     for node in nodes:
         if _node_healthy(node, state):
             log(f"{node.name}: already up at {node.address}")
+            dockerds[node.name] = None
         else:
-            _start_node(node, state, client_pub, log)
+            dockerds[node.name] = _start_node(node, state, client_pub, log)
     lab = _make_lab(root, count)
     _write_client_files(lab)
     with ThreadPoolExecutor(max_workers=count + 1) as pool:
-        futures = [pool.submit(_wait_host, lab, n, h) for n, h in zip(nodes, lab.hosts, strict=True)]
-        if missing:
-            futures.append(pool.submit(_build_images, builder, missing, _example_dir(root), log))
+        futures = [pool.submit(_wait_host, lab, n, h, dockerds[n.name])
+                   for n, h in zip(nodes, lab.hosts, strict=True)]
+        if builder_dockerd:
+            futures.append(pool.submit(_build_images, builder, builder_dockerd, missing, _example_dir(root),
+                                       log))
         errors = [f.exception() for f in futures if f.exception() is not None]
     if missing:
         _remove_node(builder, state)
@@ -650,6 +697,11 @@ def lab_down(root: Path, *, log: Log = print) -> None:
     """Stop and remove everything the lab made; safe on a half-made or already removed lab."""
     if os.geteuid() != 0:
         raise LabError("lab", "not root", "the lab's namespaces and bridge can only be removed as root")
+    with _machine_lock(log):
+        _lab_down(root, log)
+
+
+def _lab_down(root: Path, log: Log) -> None:
     started = time.monotonic()
     state = state_dir(root)
     _check_owner(root)
