@@ -184,12 +184,8 @@ def _confirm(environment, yes: bool) -> None:
         raise fail("not deployed", EXIT_USAGE)
 
 
-@task(help={"env": "environment name", "yes": "do not ask for confirmation", "json": "print a JSON result on stdout",
-            "quiet": "only the summary", "verbose": "show each remote command (secrets masked)",
-            "lock_wait": "wait up to SECONDS for a held lock instead of failing"})
-@user_errors
-def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_wait=0.0):
-    """Validate, check the policy, then deploy the release to every host with health checks and rollback."""
+def _prepared_release(c, env):
+    """Validate and policy-check an environment, then build its release (offline)."""
     environment = load_env(c, env)
     targets_for(environment)
     prep = pipeline.prepare(environment, raw=True)
@@ -200,9 +196,42 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
         from gantry.policy import render_text
 
         raise fail(render_text(report) + f"\n\nnot deployed: the {environment.policy.level} policy blocks it "
-                    f"(fix the findings or add a waiver in {environment.source})", EXIT_INVALID)
+                   f"(fix the findings or add a waiver in {environment.source})", EXIT_INVALID)
     rel = pipeline.build_release(prep, now=datetime.datetime.now(datetime.timezone.utc), who=who(),
                                  git_commit=git_commit(root_of(c)))
+    return environment, prep, rel
+
+
+@task(help={"env": "environment name", "json": "print a JSON document on stdout"})
+@user_errors
+def plan(c, env=None, json=False):
+    """Show what a deploy would change on each host (diff, images, services, secret names); changes nothing.
+
+    Exit 0 when nothing would change, 6 when a deploy would change something.
+    """
+    from gantry.plan import render_plan
+
+    environment, prep, rel = _prepared_release(c, env)
+    result = cli_ops.plan_for(environment, rel)
+    if json:
+        output.print_json(result.to_dict())
+    else:
+        fps = {n: prep.secrets.fingerprint(n) for n in prep.secrets.names}
+        print(output.make_redactor(prep.secrets.values.values())(render_plan(result, fingerprints=fps)))
+    if result.exit_code:
+        raise fail("", result.exit_code)
+
+
+@task(help={"env": "environment name", "yes": "do not ask for confirmation", "json": "print a JSON result on stdout",
+            "quiet": "only the summary", "verbose": "show each remote command (secrets masked)",
+            "lock_wait": "wait up to SECONDS for a held lock instead of failing",
+            "dry_run": "only show the plan (same as inv plan)"})
+@user_errors
+def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_wait=0.0, dry_run=False):
+    """Validate, check the policy, then deploy the release to every host with health checks and rollback."""
+    if dry_run:
+        return plan(c, env=env, json=json)
+    environment, prep, rel = _prepared_release(c, env)
     _confirm(environment, yes)
     console = output.Console(quiet=quiet, verbose=verbose)
     redact = output.make_redactor(prep.secrets.values.values())
@@ -228,7 +257,7 @@ def rollback(c, env=None, to=None, json=False, quiet=False, verbose=False, lock_
 def make_collection(root: Path) -> Collection:
     """The whole task tree, bound to a project root (the directory holding tasks.py)."""
     ns = Collection()
-    for t in (envs, validate, render, check, deploy, rollback):
+    for t in (envs, validate, render, check, plan, deploy, rollback):
         ns.add_task(t)
     compose_ns = Collection("compose")
     compose_ns.add_task(compose_config, name="config")

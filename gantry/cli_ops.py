@@ -70,6 +70,24 @@ def status(c, env=None, json=False):
     _raise_first(outcomes)
 
 
+def plan_for(environment, rel, console: output.Console | None = None):
+    """Read what is live on every host (nothing changes) and plan the release against it."""
+    from gantry.facts import split_sections
+    from gantry.plan import LiveRelease, make_plan
+
+    def read(conn, layout):
+        out = conn.run(commands.read_live(layout, environment.compose_project), step="plan", check=False).stdout
+        facts = parse_facts(out)
+        s = split_sections(out)
+        return LiveRelease(facts.current, "".join(f"{x}\n" for x in s.get("live-compose", [])),
+                           "\n".join(s.get("live-manifest", [])))
+
+    outcomes = _each_host(environment, read, console)
+    _raise_first(outcomes)
+    return make_plan(rel, {o.host: o.value for o in outcomes}, [o.host for o in outcomes],
+                     environment.rollout.batch_size)
+
+
 @task(help={"env": "environment name", "json": "print a JSON document on stdout"})
 @user_errors
 def releases(c, env=None, json=False):

@@ -183,3 +183,13 @@ def host_preflight(layout: Layout) -> Command:
         marker("df"), quiet(argv("df", "-Pk", layout.base.rsplit("/", 2)[0] or "/")),
         marker("end"),
     )
+
+
+def read_live(layout: Layout, project: str) -> Command:
+    """Read-only: the facts plus the live release's compose file and manifest (for a plan)."""
+    return sequence(
+        facts(layout, project),
+        marker("live-compose"), quiet(argv("cat", f"{layout.current}/compose.yaml")),
+        marker("live-manifest"), quiet(argv("cat", f"{layout.current}/manifest.json")),
+        marker("live-end"),
+    )

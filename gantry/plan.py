@@ -1,0 +1,169 @@
+"""Release + what is live on each host -> Plan. Pure: the executor reads the hosts, this decides.
+
+Per host: a unified diff of the rendered compose file, images that change, services that will be
+added, removed or recreated, and secret keys added, removed or changed (by name and short hash,
+never the value); and the batches in rollout order.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import yaml
+
+from gantry.release import Release
+
+EXIT_NO_CHANGES = 0
+EXIT_CHANGES = 6
+
+
+@dataclass(frozen=True)
+class LiveRelease:
+    """What a host runs now, as read from its `current` release directory."""
+
+    id: str = ""
+    compose_yaml: str = ""
+    manifest_json: str = ""
+
+
+@dataclass(frozen=True)
+class ImageChange:
+    service: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    host: str
+    current: str
+    action: str  # first-deploy | deploy | unchanged
+    diff: str = ""
+    images: tuple[ImageChange, ...] = ()
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    recreated: tuple[str, ...] = ()
+    secrets_added: tuple[str, ...] = ()
+    secrets_removed: tuple[str, ...] = ()
+    secrets_changed: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {
+            "host": self.host, "current": self.current, "action": self.action, "diff": self.diff,
+            "images": [vars(i) for i in self.images], "services": {
+                "added": list(self.added), "removed": list(self.removed), "recreated": list(self.recreated)},
+            "secrets": {"added": list(self.secrets_added), "removed": list(self.secrets_removed),
+                        "changed": list(self.secrets_changed)},
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    release: str
+    batches: tuple[tuple[str, ...], ...]
+    hosts: tuple[HostPlan, ...] = field(default_factory=tuple)
+
+    @property
+    def changes(self) -> bool:
+        return any(h.action != "unchanged" for h in self.hosts)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CHANGES if self.changes else EXIT_NO_CHANGES
+
+    def to_dict(self) -> dict:
+        return {"release": self.release, "changes": self.changes, "batches": [list(b) for b in self.batches],
+                "hosts": [h.to_dict() for h in self.hosts]}
+
+
+def batches(hosts: Sequence[str], batch_size: int) -> tuple[tuple[str, ...], ...]:
+    size = batch_size or len(hosts) or 1
+    return tuple(tuple(hosts[i:i + size]) for i in range(0, len(hosts), size))
+
+
+def _services(compose_yaml: str) -> Mapping[str, object]:
+    try:
+        data = yaml.safe_load(compose_yaml) or {}
+    except yaml.YAMLError:
+        return {}
+    return data.get("services") or {} if isinstance(data, dict) else {}
+
+
+def _manifest(text: str) -> Mapping:
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def plan_host(host: str, release: Release, live: LiveRelease) -> HostPlan:
+    new_hash = release.content_hash
+    old_manifest = _manifest(live.manifest_json)
+    if live.id and old_manifest.get("content_hash") == new_hash:
+        return HostPlan(host, live.id, "unchanged")
+    old_svcs, new_svcs = _services(live.compose_yaml), _services(release.compose_yaml)
+    diff = "".join(difflib.unified_diff(
+        live.compose_yaml.splitlines(keepends=True), release.compose_yaml.splitlines(keepends=True),
+        fromfile=f"{host}:current/compose.yaml" if live.id else "/dev/null", tofile=f"{release.id}/compose.yaml"))
+    images = tuple(
+        ImageChange(name, str((old_svcs.get(name) or {}).get("image", "")), str(svc.get("image", "")))
+        for name, svc in sorted(new_svcs.items())
+        if name in old_svcs and (old_svcs[name] or {}).get("image") != svc.get("image"))
+    old_secrets = old_manifest.get("secrets") or {}
+    new_secrets = release.manifest.get("secrets") or {}
+    changed_secrets = tuple(sorted(k for k in new_secrets if k in old_secrets and old_secrets[k] != new_secrets[k]))
+    recreated = tuple(sorted(n for n in new_svcs if n in old_svcs and (
+        old_svcs[n] != new_svcs[n] or _uses_any(new_svcs[n], changed_secrets))))
+    return HostPlan(
+        host=host,
+        current=live.id,
+        action="deploy" if live.id else "first-deploy",
+        diff=diff,
+        images=images,
+        added=tuple(sorted(set(new_svcs) - set(old_svcs))),
+        removed=tuple(sorted(set(old_svcs) - set(new_svcs))),
+        recreated=recreated,
+        secrets_added=tuple(sorted(set(new_secrets) - set(old_secrets))),
+        secrets_removed=tuple(sorted(set(old_secrets) - set(new_secrets))),
+        secrets_changed=changed_secrets,
+    )
+
+
+def _uses_any(service: object, names: Sequence[str]) -> bool:
+    text = json.dumps(service, sort_keys=True)
+    return any(f"${{{n}}}" in text for n in names)
+
+
+def make_plan(release: Release, live: Mapping[str, LiveRelease], hosts: Sequence[str], batch_size: int) -> Plan:
+    return Plan(release.id, batches(hosts, batch_size),
+                tuple(plan_host(h, release, live.get(h, LiveRelease())) for h in hosts))
+
+
+def render_plan(plan: Plan, *, fingerprints: Mapping[str, str] | None = None) -> str:
+    """The plan for people: per host, what changes, then the rollout order."""
+    lines = [f"plan for release {plan.release}"]
+    for h in plan.hosts:
+        lines.append(f"\n{h.host}: {h.action}" + (f" (live: {h.current})" if h.current else ""))
+        if h.action == "unchanged":
+            continue
+        for label, names in (("services added", h.added), ("services removed", h.removed),
+                             ("services recreated", h.recreated)):
+            if names:
+                lines.append(f"  {label}: {', '.join(names)}")
+        for img in h.images:
+            lines.append(f"  image {img.service}: {img.old} -> {img.new}")
+        fp = fingerprints or {}
+        for label, names in (("secrets added", h.secrets_added), ("secrets removed", h.secrets_removed),
+                             ("secrets changed", h.secrets_changed)):
+            if names:
+                lines.append(f"  {label}: " + ", ".join(f"{n} ({fp[n]})" if n in fp else n for n in names))
+        if h.diff:
+            lines.append("  compose.yaml diff:")
+            lines += [f"    {line}" for line in h.diff.rstrip("\n").splitlines()]
+    lines.append("\nrollout: " + " then ".join("[" + ", ".join(b) + "]" for b in plan.batches))
+    lines.append("changes: yes" if plan.changes else "changes: none")
+    return "\n".join(lines)
