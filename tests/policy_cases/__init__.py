@@ -47,3 +47,17 @@ def compose_config(files: list[Path], *, env: dict[str, str] | None = None, inte
     full_env.update(env or {})
     out = subprocess.run(args, capture_output=True, text=True, env=full_env, check=True, cwd=files[0].parent)
     return json.loads(out.stdout)
+
+
+# A service that passes every prod rule: tests add one bad setting to it.
+HARDENED = {
+    "image": "registry.example.com/app:1.0@sha256:" + "0" * 64,
+    "user": "65534:65534",
+    "read_only": True,
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges:true"],
+    "restart": "on-failure:3",
+    "healthcheck": {"test": ["CMD", "true"]},
+    "logging": {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}},
+    "deploy": {"resources": {"limits": {"cpus": "0.5", "memory": "67108864", "pids": 64}}},
+}
