@@ -168,3 +168,39 @@ def test_compose_top_level_volume_and_secret_files(tmp_path):
     """)
     got = [x[2] for x in hits(check_files([f])) if x[0] == "MOUNT-DOCKER-SOCK"]
     assert got == ["secrets.sock.file", "volumes.hostrun.driver_opts.device"]
+
+
+DIFFERENTIAL = {
+    "example-prod": ["compose/docker-compose.yml", "compose/docker-compose.prod.yml"],
+    "example-dev": ["compose/docker-compose.yml", "compose/docker-compose.dev.yml"],
+}
+RISKY = """
+    x-risky: &risky
+      privileged: ${PRIV:-true}
+      cap_add: [cap_sys_admin, NET_ADMIN]
+      security_opt: ["seccomp=unconfined"]
+    services:
+      a:
+        <<: *risky
+        image: registry:5000/app
+        ports: ["8000-8002:8000-8002", "127.0.0.1:2222:22", "80"]
+        volumes: ["/var/run/docker.sock:/var/run/docker.sock:ro", "./data:/data:rshared", "/etc:/host-etc"]
+        environment: [DB_PASSWORD=literal, "TOKEN=${TOKEN:-dflt}", DEBUG=true]
+        mem_limit: 512m
+        logging: {options: {max-file: 3}}
+        command: node --inspect app.js
+"""
+
+
+@pytest.mark.parametrize("files", list(DIFFERENTIAL.values()) + [None], ids=[*DIFFERENTIAL, "risky"])
+def test_compose_stage_and_binary_give_same_findings(files, tmp_path):
+    """gantry.compose.load_compose and `docker compose config` lead to the same policy report."""
+    compose = pytest.importorskip("gantry.compose")
+    paths = [REPO / f for f in files] if files else [write(tmp_path, "c.yml", RISKY)]
+    sources = [compose.SourceFile(str(p), p.read_text()) for p in paths]
+    project_dir = str(paths[0].parent)
+    ours = [compose.load_compose(sources, EXAMPLE_ENV.get, project_dir=project_dir, interpolate=i).data
+            for i in (True, False)]
+    theirs = [compose_config(paths, env=EXAMPLE_ENV, interpolate=i) for i in (True, False)]
+    settings = PolicySettings()
+    assert hits(check_policy(*ours, settings, today=TODAY)) == hits(check_policy(*theirs, settings, today=TODAY))
