@@ -8,6 +8,7 @@ import getpass
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 from invoke import Exit
@@ -40,6 +41,9 @@ def user_errors(fn):
             raise fail(f"error: {exc}", exc.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
+        except BrokenPipeError:  # the reader went away (`| head`): not an error of ours
+            sys.stderr.close()
+            raise Exit(code=0) from None
 
     return wrapper
 

@@ -57,6 +57,7 @@ class ComposeModel:
     data: dict
     warnings: tuple[str, ...]
     references: tuple[VarRef, ...]
+    interpolated: bool = True  # False: `$` in values is still template text, rendered as is
 
 
 @dataclass
@@ -91,7 +92,7 @@ def load_compose(files: Sequence[SourceFile], lookup: Lookup, *, project_dir: st
         raise ConfigError(files[0].path, "empty compose file", "define at least one service")
     name = _project_name(model, project_name, project_dir)
     project = _finish(model, name, project_dir, frozenset(profiles), ctx)
-    return ComposeModel(project, tuple(dict.fromkeys(ctx.warnings)), tuple(ctx.references))
+    return ComposeModel(project, tuple(dict.fromkeys(ctx.warnings)), tuple(ctx.references), interpolate)
 
 
 def _merge_document(model: dict, document, filename: str, ctx: _Context) -> dict:
@@ -118,7 +119,7 @@ def _merge_document(model: dict, document, filename: str, ctx: _Context) -> dict
     if "version" in model:
         ctx.warnings.append(f"{filename}: the attribute `version` is obsolete, it will be ignored")
         model = {k: v for k, v in model.items() if k != "version"}
-    return merge.enforce_unicity(canonical(model))
+    return merge.enforce_unicity(canonical(model, lenient=not ctx.interpolate))
 
 
 def _project_name(model: dict, explicit: str | None, project_dir: str) -> str:
@@ -135,6 +136,8 @@ def _project_name(model: dict, explicit: str | None, project_dir: str) -> str:
 
 
 def _abs(path: str, base: str, home: str | None) -> str:
+    if re.match(r"[A-Za-z]:", path):  # a Windows drive path is left alone, as compose does
+        return path
     if path.startswith("~") and home and (path == "~" or path.startswith("~/")):
         path = home + path[1:]
     return posixpath.normpath(posixpath.join(base, path)) if not path.startswith("/") else path
@@ -179,18 +182,22 @@ def _finish(model: dict, name: str, project_dir: str, profiles: frozenset[str], 
     check_scalars(model, ())
     services = {key: _defaults_and_paths(s or {}, project_dir, home)
                 for key, s in (model.get("services") or {}).items()}
-    services = {key: s for key, s in services.items() if _enabled(s, profiles)}
+    if ctx.interpolate:  # `config --no-interpolate` prints every service, whatever its profiles
+        services = {key: s for key, s in services.items() if _enabled(s, profiles)}
     resources = {kind: dict(model.get(kind) or {}) for kind in _RESOURCES}
     for kind in ("secrets", "configs"):
         for key, res in resources[kind].items():
             if isinstance(res, dict) and isinstance(res.get("file"), str):
                 resources[kind][key] = {**res, "file": _abs(res["file"], project_dir, home)}
-    bound = {}
     for key, service in services.items():
-        service = _resolve_environment(service, key, ctx)
+        if ctx.interpolate:
+            service = _resolve_environment(service, key, ctx)
         if "network_mode" not in service and "provider" not in service and not service.get("networks"):
-            service["networks"] = {"default": None}
-        bound[key] = bind_service(service, ("services", key))
+            service = {**service, "networks": {"default": None}}
+        services[key] = service
+    if not ctx.interpolate:
+        return _raw_model(model, name, services, resources)
+    bound = {key: bind_service(service, ("services", key)) for key, service in services.items()}
     used = _used_resources(bound)
     if "default" in used["networks"] and "default" not in resources["networks"]:
         resources["networks"]["default"] = None
@@ -209,6 +216,23 @@ def _finish(model: dict, name: str, project_dir: str, profiles: frozenset[str], 
             project[kind] = kept
     project.update({k: v for k, v in model.items() if k.startswith("x-")})
     return project
+
+
+def _raw_model(model: dict, name: str, services: dict, resources: dict) -> dict:
+    """The merged model before typing, like `config --no-interpolate`: nothing pruned or converted."""
+    if any("default" in (s.get("networks") or {}) for s in services.values()):
+        resources["networks"].setdefault("default", None)
+    raw = {**model, "name": name, "services": services}
+    for kind in _RESOURCES:
+        named = {}
+        for key, res in resources[kind].items():
+            res = dict(res or {})
+            if res.get("name") is None:
+                res["name"] = key if res.get("external") is True else f"{name}_{key}"
+            named[key] = res
+        if named:
+            raw[kind] = named
+    return raw
 
 
 def _resolve_environment(service: dict, name: str, ctx: _Context) -> dict:
@@ -257,6 +281,7 @@ def _check_consistency(services: dict, resources: dict) -> None:
 
 
 def _escape(value: object) -> object:
+    """`$` -> `$$` in values (keys are never interpolated, so they stay), kept variables -> `${NAME}`."""
     if isinstance(value, dict):
         return {key: _escape(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -282,9 +307,11 @@ _Dumper.add_representer(str, _represent_str)
 
 def render_yaml(model: ComposeModel) -> str:
     """The model as YAML that `docker compose` loads back to the same project (byte-stable)."""
-    return yaml.dump(_escape(model.data), Dumper=_Dumper, sort_keys=True, default_flow_style=False,
+    data = _escape(model.data) if model.interpolated else model.data
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=True, default_flow_style=False,
                      allow_unicode=True, width=1 << 16)
 
 
 def render_json(model: ComposeModel) -> str:
-    return json.dumps(_escape(model.data), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    data = _escape(model.data) if model.interpolated else model.data
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -139,7 +139,7 @@ def _extra_hosts(value: object, path: tuple) -> object:
         for ip in (ips if isinstance(ips, list) else str(ips).split(",")):
             ip = str(ip)
             result.append(f"{host}={ip[1:-1] if ip.startswith('[') and ip.endswith(']') else ip}")
-    return result or _OMIT
+    return sorted(result) or _OMIT
 
 
 def _port(value: object, path: tuple) -> object:

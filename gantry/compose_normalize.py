@@ -33,14 +33,14 @@ def parse_volume(spec: str, path: tuple) -> dict:
     if not spec:
         raise _fail(path, "invalid empty volume spec", "write source:target[:ro]")
     if len(spec) <= 2:
-        return {"type": "volume", "target": spec, "volume": {}}
+        return {"type": "volume", "target": spec}
     parts, buffer, depth = [], "", 0
     for i, char in enumerate(spec):
         if char == "$" and spec[i + 1: i + 2] == "{":
             depth += 1
         elif char == "}" and depth:
             depth -= 1
-        elif char == ":" and depth == 0 and not (len(buffer) == 1 and buffer.isalpha() and not parts):
+        elif char == ":" and depth == 0 and not (len(buffer) == 1 and buffer.isalpha()):
             parts.append(buffer)
             buffer = ""
             continue
@@ -212,16 +212,23 @@ CANONICAL: tuple[tuple[tuple[str, ...], Callable[[object, tuple], object]], ...]
 )
 
 
-def canonical(value: object, path: tuple = ()) -> object:
-    """Rewrite short syntax to long syntax, by path pattern; returns a new tree."""
+def canonical(value: object, path: tuple = (), *, lenient: bool = False) -> object:
+    """Rewrite short syntax to long syntax, by path pattern; returns a new tree.
+
+    `lenient` (no interpolation: values may still hold `${...}`) keeps what does not parse as is.
+    """
     for pattern, rule in CANONICAL:
         if path_matches(path, pattern):
-            value = rule(value, path)
+            try:
+                value = rule(value, path)
+            except ConfigError:
+                if not lenient:
+                    raise
             break
     if isinstance(value, dict):
-        return {key: canonical(item, (*path, key)) for key, item in value.items()}
+        return {key: canonical(item, (*path, key), lenient=lenient) for key, item in value.items()}
     if isinstance(value, list) and path[:1] == ("services",) and len(path) <= 3:
-        return [canonical(item, (*path, i)) for i, item in enumerate(value)]
+        return [canonical(item, (*path, i), lenient=lenient) for i, item in enumerate(value)]
     return value
 
 

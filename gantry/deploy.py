@@ -263,6 +263,7 @@ class Driver:
             run.outcome, run.ended = "failed", time.monotonic()
             return
         try:
+            s.phase = "rollback"
             s.bring_up(run.previous)
             verdict = s.wait(s.specs_of(run.previous))
             run.outcome = "rolled-back" if not isinstance(verdict, Failed) else "failed"
@@ -279,6 +280,7 @@ class Driver:
 
         def back(run: HostRun) -> None:
             s = run.session
+            s.phase = "rollback"
             s.bring_up(run.previous)
             verdict = s.wait(s.specs_of(run.previous))
             if isinstance(verdict, Failed):
@@ -338,7 +340,7 @@ class Driver:
             plan = {}
             for run in self.runs:
                 facts = run.session.facts
-                target = to or _previous_of(facts.releases, facts.current)
+                target = to or _previous_of(facts.releases, facts.current, _good_releases(run.session.read_audit()))
                 if not target or target not in facts.releases:
                     kept = ", ".join(facts.releases) or "none"
                     what = (f"release {to} is not kept on this host (pruned or never deployed)" if to
@@ -387,8 +389,18 @@ def _all_healthy(facts, specs: tuple[ServiceSpec, ...]) -> bool:
                       Healthy)
 
 
-def _previous_of(releases: Sequence[str], current: str) -> str:
+def _good_releases(records: Sequence[dict]) -> dict[str, bool]:
+    """Release id -> whether its last deploy or rollback on this host ended healthy."""
+    good: dict[str, bool] = {}
+    for rec in records:
+        good[str(rec.get("release", ""))] = rec.get("outcome") in ("deployed", "unchanged")
+    return good
+
+
+def _previous_of(releases: Sequence[str], current: str, good: dict[str, bool] | None = None) -> str:
+    """The newest kept release older than current that did not fail (a release with no record counts)."""
     older = [r for r in releases if r < current] if current else list(releases)
+    older = [r for r in older if (good or {}).get(r, True)]
     return older[-1] if older else ""
 
 

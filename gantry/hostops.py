@@ -51,19 +51,24 @@ class HostSession:
     def host(self) -> str:
         return self.conn.target.label
 
+    phase: str = ""  # "" while rolling forward, "rollback" while returning to an earlier release
+
     def step(self, name: str, fn: Callable[[], object], detail: str = "") -> object:
-        self.report(self.host, name, "start", 0.0, detail)
+        label = f"{self.phase}:{name}" if self.phase else name
+        self.report(self.host, label, "start", 0.0, detail)
         t0 = time.monotonic()
         try:
             value = fn()
         except HostError as exc:
             took = time.monotonic() - t0
-            self.timings[name] = self.timings.get(name, 0.0) + took
-            self.report(self.host, name, "fail", took, self.redact(exc.what))
+            self.timings[label] = self.timings.get(label, 0.0) + took
+            self.report(self.host, label, "fail", took, self.redact(exc.what))
             raise
         took = time.monotonic() - t0
-        self.timings[name] = self.timings.get(name, 0.0) + took
-        self.report(self.host, name, "ok", took, detail)
+        self.timings[label] = self.timings.get(label, 0.0) + took
+        failed = isinstance(value, Failed)
+        self.report(self.host, label, "fail" if failed else "ok", took,
+                    self.redact(value.reason) if failed else detail)
         return value
 
     # -- observe -------------------------------------------------------------------------------
@@ -124,6 +129,12 @@ class HostSession:
 
     def switch(self, rid: str) -> None:
         self.step("switch", lambda: self.conn.run(commands.switch_current(self.layout, rid), step="switch"))
+
+    def read_audit(self) -> tuple[dict, ...]:
+        from gantry.facts import parse_audit
+
+        out = self.conn.run(commands.read_audit(self.layout), step="read audit")
+        return parse_audit(out.stdout).records
 
     def specs_of(self, rid: str) -> tuple[ServiceSpec, ...]:
         out = self.conn.run(("cat", f"{self.layout.release(rid)}/compose.yaml"), step="read release")

@@ -43,6 +43,7 @@ TOOLS = ("ip", "unshare", "nsenter", "mount", "dockerd", "docker", "/usr/sbin/ss
          "docker-registry", "/usr/lib/openssh/sftp-server", "/bin/busybox")
 PLUGIN_DIRS = ("/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
                "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins")
+HOLDER_MARK = "GANTRY_LAB_HOLDER"
 DOCKERD_TIMEOUT = 30.0
 SSHD_TIMEOUT = 10.0
 Log = Callable[[str], None]
@@ -153,16 +154,18 @@ def _pids_mentioning(text: str) -> list[int]:
     return [pid for pid in _all_pids() if text in _cmdline(pid)]
 
 
-def _holder_pids(state: Path) -> list[int]:
-    """`sleep infinity` processes whose mount namespace has a lab dir mounted."""
+def _holder_pids(under: Path) -> list[int]:
+    """The `sleep infinity` mount namespace holders of hosts under `under` (marked in their environment)."""
+    mark = f"{HOLDER_MARK}={under}".encode()
     found = []
     for pid in _all_pids():
         if _cmdline(pid).strip() == "sleep infinity":
             try:
-                if str(state) in Path(f"/proc/{pid}/mountinfo").read_text():
-                    found.append(pid)
+                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
             except OSError:
-                pass
+                continue
+            if any(e == mark or e.startswith(mark + b"/") for e in environ):
+                found.append(pid)
     return found
 
 
@@ -243,11 +246,17 @@ def _owner() -> Path | None:
         alias = Path(f"/sys/class/net/{BRIDGE}/ifalias").read_text().strip()
     except OSError:
         return None
-    return Path(alias.removeprefix("gantry-lab:")) if alias.startswith("gantry-lab:") else Path("?")
+    # A bridge without our alias (made by hand, or half-made) belongs to whoever brings the lab up next.
+    return Path(alias.removeprefix("gantry-lab:")) if alias.startswith("gantry-lab:") else None
 
 
-def _check_owner(root: Path) -> None:
+def _check_owner(root: Path, log: Log | None = None) -> None:
+    """Refuse another project's lab; with `log` (lab_up), take over one whose project dir is gone."""
     owner = _owner()
+    if owner is not None and owner != Path(root).resolve() and log and not state_dir(owner).exists():
+        log(f"lab: removing a stale lab of {owner} (its state dir is gone)")
+        _lab_down(owner, log)
+        owner = _owner()
     if owner is not None and owner != Path(root).resolve():
         raise LabError("lab", f"a lab owned by {owner} is already on this machine (one lab per machine)",
                        f"bring it down first: python -m gantry.lab down {owner}")
@@ -271,7 +280,8 @@ def _check_routes(count: int) -> None:
 def _ensure_bridge(root: Path) -> None:
     if not Path(f"/sys/class/net/{BRIDGE}").exists():
         _run(["ip", "link", "add", BRIDGE, "type", "bridge"])
-        _run(["ip", "link", "set", BRIDGE, "alias", f"gantry-lab:{Path(root).resolve()}"])
+    _run(["ip", "link", "set", BRIDGE, "alias", f"gantry-lab:{Path(root).resolve()}"])
+    if f"{BRIDGE_ADDRESS}/24" not in _run(["ip", "-o", "-4", "addr", "show", "dev", BRIDGE]).stdout:
         _run(["ip", "addr", "add", BRIDGE_ADDRESS + "/24", "dev", BRIDGE])
     _run(["ip", "link", "set", BRIDGE, "up"])
 
@@ -329,7 +339,7 @@ def _node(state: Path, index: int) -> _Node:
 def _start_holder(node: _Node) -> int:
     proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sleep", "infinity"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, env={"PATH": CLEAN_PATH, HOLDER_MARK: str(node.dir)})
     own = os.stat("/proc/self/ns/mnt").st_ino
 
     def entered() -> bool:
@@ -414,20 +424,20 @@ def _start_sshd(node: _Node, holder: int, client_pub: str) -> None:
          where=node.name, env={"PATH": CLEAN_PATH})
 
 
-def _node_healthy(node: _Node, state: Path) -> bool:
+def _node_healthy(node: _Node) -> bool:
     holder = _read_pid(node.dir / "holder.pid")
-    return (Path(f"/run/netns/{node.netns}").exists() and _alive(holder) and holder in _holder_pids(state)
+    return (Path(f"/run/netns/{node.netns}").exists() and _alive(holder) and holder in _holder_pids(node.dir)
             and _alive(_read_pid(node.dir / "docker" / "docker.pid")) and _docker_ping(node.sock)
             and _alive(_read_pid(node.dir / "sshd.pid")))
 
 
-def _start_node(node: _Node, state: Path, client_pub: str, log: Log) -> subprocess.Popen[bytes]:
+def _start_node(node: _Node, client_pub: str, log: Log) -> subprocess.Popen[bytes]:
     """(Re)start a host: namespaces, private /srv and /root, dockerd, sshd; returns dockerd's process.
 
     Like a rebooted server, a restarted host keeps its host key, /srv, home and engine data; only
     runtime state (the engine's exec-root, sockets, pid files) starts afresh.
     """
-    _remove_node(node, state, keep_dir=node.index > 0)
+    _remove_node(node, keep_dir=node.index > 0)
     for runtime in ("docker/exec", "docker/docker.sock", "docker/docker.pid", "sshd.pid", "holder.pid"):
         path = node.dir / runtime
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
@@ -445,27 +455,19 @@ def _start_node(node: _Node, state: Path, client_pub: str, log: Log) -> subproce
     return dockerd
 
 
-def _remove_node(node: _Node, state: Path, *, keep_dir: bool = False) -> None:
+def _remove_node(node: _Node, *, keep_dir: bool = False) -> None:
     """Stop everything of one host and delete its namespace; safe on a half-made host."""
     dockerd = [p for p in _pids_in_netns(node.netns) if "dockerd" in _cmdline(p)]
     _kill(dockerd, grace=12)  # dockerd stops its containers first (shutdown-timeout 5 s)
     _kill(_pids_in_netns(node.netns) + _pids_mentioning(str(node.dir) + "/"), grace=3)
     _kill_cgroup(f"/{node.netns}")
-    holder = _read_pid(node.dir / "holder.pid")
-    _kill([p for p in _holder_pids(state) if p == holder or f"{node.dir}/" in _mountinfo(p)], grace=1)
+    _kill(_holder_pids(node.dir), grace=1)
     if Path(f"/run/netns/{node.netns}").exists():
         _run(["ip", "netns", "delete", node.netns], where=node.name)
     if Path(f"/sys/class/net/{_veth(node.netns)}").exists():
         _run(["ip", "link", "delete", _veth(node.netns)], where=node.name, check=False)
     if not keep_dir and node.dir.exists():
         shutil.rmtree(node.dir, ignore_errors=True)
-
-
-def _mountinfo(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/mountinfo").read_text()
-    except OSError:
-        return ""
 
 
 def _kill_cgroup(parent: str) -> None:
@@ -636,7 +638,7 @@ def _lab_up(root: Path, count: int, log: Log) -> Lab:
     started = time.monotonic()
     state = state_dir(root)
     _preflight(state)
-    _check_owner(root)
+    _check_owner(root, log)
     _check_routes(count)
     state.mkdir(parents=True, exist_ok=True)
     key = state / "id_ed25519"
@@ -647,18 +649,18 @@ def _lab_up(root: Path, count: int, log: Log) -> Lab:
     _ensure_registry(state, log)
     for extra in sorted(i for i in _indices(state) if i > count):
         log(f"lab-{extra}: removing (lab now has {count} hosts)")
-        _remove_node(_node(state, extra), state)
+        _remove_node(_node(state, extra))
     missing = _missing_images()
     builder = _node(state, 0)
-    builder_dockerd = _start_node(builder, state, client_pub, log) if missing else None
+    builder_dockerd = _start_node(builder, client_pub, log) if missing else None
     nodes = [_node(state, i) for i in range(1, count + 1)]
     dockerds: dict[str, subprocess.Popen[bytes] | None] = {}
     for node in nodes:
-        if _node_healthy(node, state):
+        if _node_healthy(node):
             log(f"{node.name}: already up at {node.address}")
             dockerds[node.name] = None
         else:
-            dockerds[node.name] = _start_node(node, state, client_pub, log)
+            dockerds[node.name] = _start_node(node, client_pub, log)
     lab = _make_lab(root, count)
     _write_client_files(lab)
     with ThreadPoolExecutor(max_workers=count + 1) as pool:
@@ -669,7 +671,7 @@ def _lab_up(root: Path, count: int, log: Log) -> Lab:
                                        log))
         errors = [f.exception() for f in futures if f.exception() is not None]
     if missing:
-        _remove_node(builder, state)
+        _remove_node(builder)
     for error in errors[1:]:
         log(f"also: {error}")
     if errors:
@@ -688,7 +690,7 @@ def lab_status(root: Path) -> Lab | None:
         return None
     if _owner() != Path(root).resolve():
         return None
-    if not all(_node_healthy(_node(state, i), state) for i in range(1, count + 1)):
+    if not all(_node_healthy(_node(state, i)) for i in range(1, count + 1)):
         return None
     return _make_lab(root, count)
 
@@ -709,7 +711,7 @@ def _lab_down(root: Path, log: Log) -> None:
     # All engines at once: each stops its containers within its shutdown-timeout.
     _kill([p for n in nodes for p in _pids_in_netns(n.netns) if "dockerd" in _cmdline(p)], grace=12)
     for node in nodes:
-        _remove_node(node, state)
+        _remove_node(node)
         if node.index:
             log(f"{node.name}: removed")
     _kill(_pids_mentioning(f"{state}/") + _holder_pids(state), grace=3)

@@ -59,11 +59,11 @@ class Console:
     def step(self, host: str, step: str, status: str, secs: float, detail: str) -> None:
         if status == "start":
             if self.verbose:
-                self.say(f"  {host:<14} {step:<8} ...")
+                self.say(f"  {host:<10} {step:<16} ...")
             return
         mark = self.paint("ok", "ok") if status == "ok" else self.paint("FAILED", "fail")
         extra = f"  {detail}" if detail else ""
-        self.say(f"  {host:<14} {step:<8} {mark} {secs:6.2f}s{extra}", always=status == "fail")
+        self.say(f"  {host:<10} {step:<16} {mark} {secs:6.2f}s{extra}", always=status == "fail")
 
     def command(self, host: str, text: str) -> None:
         if self.verbose:

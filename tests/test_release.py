@@ -50,3 +50,8 @@ def test_release_prune_never_removes_current_or_previous():
 def test_release_previous_of_current():
     kept = ["A1", "A2", "A3"]
     assert _previous_of(kept, "A3") == "A2" and _previous_of(kept, "A1") == "" and _previous_of([], "") == ""
+
+
+def test_release_previous_skips_failed_releases():
+    kept = ["A1", "A2", "A3"]
+    assert _previous_of(kept, "A3", {"A2": False, "A1": True}) == "A1"
