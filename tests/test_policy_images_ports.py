@@ -17,6 +17,8 @@ PARSE = [
     ("registry-port-tag", "registry:5000/team/app:2.0", ImageRef("registry:5000", "team/app", "2.0")),
     ("localhost", "localhost/app:1", ImageRef("localhost", "app", "1")),
     ("localhost-port", "localhost:5000/app", ImageRef("localhost:5000", "app")),
+    ("ip-port", "10.231.47.1:5000/gantry-example/web:1.0.0",
+     ImageRef("10.231.47.1:5000", "gantry-example/web", "1.0.0")),
     ("domain", "ghcr.io/org/app:v1.2.3", ImageRef("ghcr.io", "org/app", "v1.2.3")),
     ("digest-only", f"app@{DIGEST}", ImageRef("docker.io", "library/app", "", DIGEST)),
     ("tag-and-digest", f"ghcr.io/o/app:1.0@{DIGEST}", ImageRef("ghcr.io", "o/app", "1.0", DIGEST)),
