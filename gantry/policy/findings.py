@@ -67,9 +67,6 @@ class PolicyReport:
         """True when an unwaived error or any problem (a bad waiver, override...) remains."""
         return bool(self.problems) or any(f.severity == "error" and not f.waived for f in self.findings)
 
-    def count(self, severity: str, *, waived: bool = False) -> int:
-        return sum(1 for f in self.findings if f.severity == severity and f.waived == waived)
-
 
 @dataclass(frozen=True)
 class Hit:
