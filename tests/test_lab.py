@@ -42,12 +42,13 @@ def _ssh(lab: Lab, host_index: int, command: str, **kw) -> subprocess.CompletedP
 def lab(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("lab")
     lines: list[str] = []
-    started = time.monotonic()
+    forwarding = Path("/proc/sys/net/ipv4/ip_forward").read_text()
     try:
         yield lab_up(root, 2, log=lines.append)
+        # Hosts reach the registry on the bridge itself: the machine must not start routing for the lab.
+        assert Path("/proc/sys/net/ipv4/ip_forward").read_text() == forwarding
     finally:
         lab_down(root, log=lines.append)
-    assert time.monotonic() - started < 120, lines
 
 
 def test_lab_up_rejects_zero_hosts(tmp_path: Path) -> None:
@@ -156,8 +157,9 @@ def test_lab_down_leaves_nothing_behind(lab: Lab) -> None:
     assert lab_mod.BRIDGE not in links and "gl-" not in links
     # Zombies are not counted: this sandbox's PID 1 does not reap orphans.
     leftovers = [(pid, lab_mod._cmdline(pid)) for pid in lab_mod._all_pids() if lab_mod._alive(pid)
-                 and (str(state) in lab_mod._cmdline(pid) or str(state) in lab_mod._mountinfo(pid))]
+                 and str(state) in lab_mod._cmdline(pid)]
     assert leftovers == []
+    assert lab_mod._holder_pids(state) == []
     assert str(state) not in Path("/proc/self/mountinfo").read_text()
     assert not state.exists()
     assert not list(Path("/sys/fs/cgroup").glob("*/gantry-lab-*"))
