@@ -42,7 +42,10 @@ if "$python" -m pip show gantry 2>/dev/null | grep -x "Editable project location
   say "pip: gantry already installed (editable) from $repo"
 else
   say "pip: installing gantry[dev] from $repo"
-  step "pip install -e .[dev]" "$python" -m pip install -q -e "$repo[dev]"
+  # PIP_BREAK_SYSTEM_PACKAGES: a plain Debian python3 (PEP 668) would refuse; a pyenv python ignores it.
+  step "pip install -e .[dev]" env PIP_BREAK_SYSTEM_PACKAGES=1 "$python" -m pip install -q -e "$repo[dev]"
+  # pyenv only finds new console scripts (inv, ruff, pytest) after a rehash.
+  if command -v pyenv >/dev/null 2>&1; then step "pyenv rehash" pyenv rehash; fi
 fi
 
 plugin_dir="${HOME}/.docker/cli-plugins"
