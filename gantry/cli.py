@@ -14,7 +14,18 @@ from pathlib import Path
 from invoke import Collection, task
 
 from gantry import cli_ops, compose, config, output, pipeline
-from gantry.cli_base import fail, finish_run, git_commit, load_env, root_of, run_context, today, user_errors, who
+from gantry.cli_base import (
+    fail,
+    finish_run,
+    git_commit,
+    load_env,
+    root_of,
+    run_context,
+    run_hooks,
+    today,
+    user_errors,
+    who,
+)
 from gantry.deploy import Driver, targets_for
 from gantry.errors import EXIT_INVALID, EXIT_USAGE, GantryError, ProblemList, UsageError
 from gantry.health import service_specs
@@ -235,9 +246,13 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
     _confirm(environment, yes)
     console = output.Console(quiet=quiet, verbose=verbose)
     redact = output.make_redactor(prep.secrets.values.values())
+    hook_env = {"GANTRY_ENV": environment.name, "GANTRY_RELEASE": rel.id, "GANTRY_PROJECT": environment.project}
+    run_hooks(environment, "pre_deploy", hook_env, console)
     console.say(f"deploying {rel.id} to {environment.name} ({len(environment.hosts)} hosts)")
     driver = Driver(run_context(environment, console, redact), action="deploy", lock_wait=float(lock_wait))
     result = driver.deploy(rel, service_specs(prep.model.data))
+    hook_env["GANTRY_OUTCOME"] = result.outcome
+    run_hooks(environment, "post_deploy" if result.exit_code == 0 else "on_failure", hook_env, console)
     finish_run(result, console, json)
 
 

@@ -88,3 +88,20 @@ def finish_run(result, console: output.Console, as_json: bool) -> None:
         raise Exit(code=result.exit_code)
 
 
+
+
+def run_hooks(environment, which: str, values: dict[str, str], console: output.Console) -> None:
+    """Run the environment's local hook commands; a failing pre_deploy hook stops the deploy."""
+    for command in getattr(environment.hooks, which):
+        console.say(f"hook {which}: {command}")
+        proc = subprocess.run(["sh", "-c", command], cwd=environment.root, env={**os.environ, **values},
+                              capture_output=True, text=True)
+        text = (proc.stdout + proc.stderr).strip()
+        if text:
+            console.say("\n".join(f"  | {line}" for line in text.splitlines()[-20:]))
+        if proc.returncode != 0:
+            if which == "pre_deploy":
+                raise UsageError(f"{environment.source}: hooks.pre_deploy", f"hook failed with exit code "
+                                 f"{proc.returncode}: {command}", "fix the hook or the condition it checks; "
+                                 "nothing was deployed")
+            console.say(f"warning: hook {which} failed with exit code {proc.returncode}", always=True)
