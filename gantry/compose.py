@@ -34,9 +34,9 @@ import yaml
 
 from gantry import compose_merge as merge
 from gantry.compose_bind import bind_resource, bind_service
-from gantry.compose_normalize import canonical, check_scalars
+from gantry.compose_normalize import canonical, check_scalars, check_unique_items
 from gantry.errors import ConfigError, ProblemList
-from gantry.interpolate import SENTINEL_OPEN, SENTINEL_RE, Lookup, VarRef, interpolate_tree
+from gantry.interpolate import SENTINEL_OPEN, SENTINEL_RE, Lookup, VarRef, interpolate_tree, path_matches
 from gantry.yamlio import YamlTimestamp, load_documents, resolve_plain
 
 __all__ = ["ComposeModel", "SourceFile", "VarRef", "load_compose", "render_json", "render_yaml"]
@@ -116,6 +116,7 @@ def _merge_document(model: dict, document, filename: str, ctx: _Context) -> dict
     if services:
         data = {**data, "services": merge.resolve_extends(services, resets, filename)}
     model = merge.enforce_unicity(merge.merge_mappings(model, data, ()))
+    check_unique_items(model, filename)
     if "version" in model:
         ctx.warnings.append(f"{filename}: the attribute `version` is obsolete, it will be ignored")
         model = {k: v for k, v in model.items() if k != "version"}
@@ -222,7 +223,7 @@ def _raw_model(model: dict, name: str, services: dict, resources: dict) -> dict:
     """The merged model before typing, like `config --no-interpolate`: nothing pruned or converted."""
     if any("default" in (s.get("networks") or {}) for s in services.values()):
         resources["networks"].setdefault("default", None)
-    raw = {**model, "name": name, "services": services}
+    raw = {**model, "name": name, "services": _null_empty_lists(services, ("services",))}
     for kind in _RESOURCES:
         named = {}
         for key, res in resources[kind].items():
@@ -233,6 +234,22 @@ def _raw_model(model: dict, name: str, services: dict, resources: dict) -> dict:
         if named:
             raw[kind] = named
     return raw
+
+
+def _null_empty_lists(value: object, path: tuple) -> object:
+    """Uninterpolated, compose keeps `[]` only where its unique-key pass rebuilt the list.
+
+    go-yaml reads `[]` as a nil slice that JSON prints as null; interpolation (skipped here) and the
+    unique-key pass are what make them real lists again; environment is rebuilt as nil once more.
+    """
+    if isinstance(value, dict):
+        return {key: _null_empty_lists(item, (*path, key)) for key, item in value.items()}
+    if isinstance(value, list):
+        if value:
+            return [_null_empty_lists(item, (*path, i)) for i, item in enumerate(value)]
+        rebuilt = any(path_matches(path, pattern) for pattern, _ in merge.UNIQUE_KEYS)
+        return [] if rebuilt and path[-1] != "environment" else None
+    return value
 
 
 def _resolve_environment(service: dict, name: str, ctx: _Context) -> dict:

@@ -171,7 +171,7 @@ _MOUNT = _struct({"source": _str, "target": _str, "uid": _str, "gid": _str, "mod
 _VOLUME = _struct({
     "type": _str, "source": _str, "target": _str, "read_only": _bool, "consistency": _str,
     "bind": _struct({"selinux": _str, "propagation": _str, "recursive": _str,
-                     "create_host_path": lambda v, p: True if v is None else (_bool(v, p) is not _OMIT)},
+                     "create_host_path": lambda v, p: True if v is None or _bool(v, p) is not _OMIT else _OMIT},
                     keep_empty=True),
     "volume": _struct({"labels": _mapping, "nocopy": _bool, "subpath": _str}, keep_empty=True),
     "tmpfs": _struct({"size": _bytes, "mode": _int}, keep_empty=True),

@@ -325,3 +325,33 @@ def check_scalars(value: object, path: tuple) -> None:
     elif isinstance(value, list):
         for i, item in enumerate(value):
             check_scalars(item, (*path, i))
+
+
+# Compose schema (compose-spec.json) lists whose items must be unique. Merging files appends lists,
+# so `security_opt: [no-new-privileges:true]` in two files makes the binary reject the project.
+UNIQUE_ITEMS: tuple[tuple[str, ...], ...] = tuple(tuple(p.split(".")) for p in (
+    "services.*.annotations", "services.*.cap_add", "services.*.cap_drop", "services.*.deploy.labels",
+    "services.*.device_cgroup_rules", "services.*.dns", "services.*.dns_opt", "services.*.dns_search",
+    "services.*.environment", "services.*.expose", "services.*.external_links", "services.*.extra_hosts",
+    "services.*.group_add", "services.*.labels", "services.*.links", "services.*.networks",
+    "services.*.networks.*.aliases", "services.*.networks.*.link_local_ips", "services.*.ports",
+    "services.*.profiles", "services.*.security_opt", "services.*.sysctls", "services.*.tmpfs",
+    "services.*.volumes", "services.*.volumes_from", "services.*.depends_on",
+))
+
+
+def check_unique_items(value: object, filename: str, path: tuple = ()) -> None:
+    """Reject a list that repeats an item where the compose schema says `uniqueItems`."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_unique_items(item, filename, (*path, key))
+    elif isinstance(value, list) and any(path_matches(path, p) for p in UNIQUE_ITEMS):
+        seen: dict[str, int] = {}
+        for i, item in enumerate(value):
+            key = repr(item) if not isinstance(item, (dict, list)) else repr(sorted(item.items())) \
+                if isinstance(item, dict) else repr(item)
+            if key in seen:
+                raise ConfigError(f"{filename}: {format_path(path)}",
+                                  f"items at {seen[key]} and {i} are equal",
+                                  "remove the repeated entry (lists from several files are concatenated)")
+            seen[key] = i

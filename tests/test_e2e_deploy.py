@@ -56,8 +56,9 @@ def inv(project, *args, env=None, check=None):
 
 def ssh(lab, host, *argv):
     from gantry.lab import ssh_argv
+    from gantry.shell import render
 
-    out = subprocess.run(ssh_argv(lab, host, *argv), capture_output=True, text=True, timeout=60)
+    out = subprocess.run(ssh_argv(lab, host, render(tuple(argv))), capture_output=True, text=True, timeout=60)
     OUTPUTS.append(out.stdout + out.stderr)
     return out
 

@@ -39,6 +39,7 @@ def test_workflow_deploy_yml_passes_actionlint():
 
 def test_workflow_actionlint_catches_a_broken_workflow(tmp_path):
     bad = tmp_path / "bad.yml"
-    bad.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n")
+    bad.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+                   "      - run: echo ${{ github.nope }}\n")
     proc = _lint(bad)
     assert proc.returncode == 1 and 'property "nope" is not defined' in proc.stdout
