@@ -651,6 +651,8 @@ def _lab_up(root: Path, count: int, log: Log) -> Lab:
         log(f"lab-{extra}: removing (lab now has {count} hosts)")
         _remove_node(_node(state, extra))
     missing = _missing_images()
+    if not missing:
+        log(f"registry: example images {', '.join(IMAGES)}:{IMAGE_TAG} present, build skipped")
     builder = _node(state, 0)
     builder_dockerd = _start_node(builder, client_pub, log) if missing else None
     nodes = [_node(state, i) for i in range(1, count + 1)]
