@@ -75,7 +75,7 @@ def who() -> str:
 
 def run_context(environment, console: output.Console, redact) -> RunContext:
     return RunContext(environment, who(), socket.gethostname(), git_commit(Path(environment.root)), console.step,
-                      redact, echo=console.command)
+                      redact, echo=console.command, warn=lambda text: console.say(text, always=True))
 
 
 def finish_run(result, console: output.Console, as_json: bool) -> None:

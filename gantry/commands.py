@@ -11,7 +11,7 @@ share a host):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gantry.shell import (
@@ -86,8 +86,9 @@ def acquire_lock(layout: Layout, info_json: str) -> Command:
 
 
 def facts_and_lock(layout: Layout, project: str, info_json: str) -> Command:
-    """One round trip: observe the host, then try to take the lock."""
-    return sequence(facts(layout, project), or_else(acquire_lock(layout, info_json), marker("lock-busy")))
+    """One round trip: observe the host and its engine, then try to take the lock."""
+    return sequence(facts(layout, project), host_preflight(layout),
+                    or_else(acquire_lock(layout, info_json), marker("lock-busy")))
 
 
 def release_lock(layout: Layout) -> Argv:
@@ -139,7 +140,21 @@ def container_logs(container: str, lines: int = 20) -> Argv:
 
 
 def image_digests(images: Sequence[str]) -> Argv:
+    """One line per image: its tags and its registry digests (parsed by facts.parse_image_digests)."""
     return argv("docker", "image", "inspect", "--format", "{{json .RepoTags}} {{json .RepoDigests}}", *images)
+
+
+def pin_images(pins: Mapping[str, str]) -> Command:
+    """Point each tag back at its recorded digest (pulling it if it is gone), so a rollback runs the same bytes."""
+    return and_then(*(and_then(or_else(quiet(argv("docker", "image", "inspect", "--format", "{{.Id}}", digest)),
+                                       argv("docker", "pull", "-q", digest)),
+                               argv("docker", "tag", digest, tag)) for tag, digest in sorted(pins.items())))
+
+
+def write_file_atomic(path: str, content: str) -> Command:
+    """Write non-secret text to a temporary name, then rename it over the file."""
+    tmp = f"{path}.tmp"
+    return and_then(write_to(argv("printf", "%s", content), tmp), argv("mv", "-f", tmp, path))
 
 
 def switch_current(layout: Layout, rid: str) -> Command:
@@ -175,13 +190,19 @@ def finish(layout: Layout, rid: str | None, prune: Sequence[str], audit_json: st
     return sequence(*steps)
 
 
+def _existing_parent(path: str) -> str:
+    """The deploy path's top directory, which exists before the first deploy (df needs an existing path)."""
+    top = "/" + path.strip("/").split("/", 1)[0]
+    return top if top != "/" else "/"
+
+
 def host_preflight(layout: Layout) -> Command:
     """Engine security options, versions and free disk under the deploy path."""
     return sequence(
         marker("info"), argv("docker", "info", "--format", "{{json .SecurityOptions}} {{.ServerVersion}}"),
         marker("compose"), argv("docker", "compose", "version", "--short"),
-        marker("df"), quiet(argv("df", "-Pk", layout.base.rsplit("/", 2)[0] or "/")),
-        marker("end"),
+        marker("df"), quiet(argv("df", "-Pk", _existing_parent(layout.base))),
+        marker("preflight-end"),
     )
 
 

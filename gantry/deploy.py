@@ -26,11 +26,13 @@ from gantry.errors import (
     HostError,
     Interrupted,
     LockHeldError,
+    PreflightError,
     UsageError,
 )
 from gantry.executor import HostConnection, Target, close_all
 from gantry.health import Failed, Healthy, ServiceSpec
 from gantry.hostops import HealthSettingsView, HostSession, StepReport, lock_holder
+from gantry.policy.host import check_host
 from gantry.release import Release
 
 
@@ -92,6 +94,7 @@ class RunContext:
     report: StepReport
     redact: Callable[[str], str]
     echo: Callable[[str, str], None] | None = None
+    warn: Callable[[str], None] = lambda text: None
     now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.timezone.utc)
 
 
@@ -175,6 +178,7 @@ class Driver:
             run.previous = facts.current
 
         errors = [e for e in _parallel(self.runs, lock, self.parallel) if isinstance(e, GantryError)]
+        errors += self._preflight_errors()
         busy = [r for r in self.runs if r not in self.locked
                 and not any(isinstance(e, HostError) and e.host == r.host for e in errors)]
         if errors or busy:
@@ -187,6 +191,19 @@ class Driver:
             raise LockHeldError(run.host, "lock", f"another deploy holds the lock: {holder}",
                                 "wait for it, retry with --lock-wait SECONDS, or if it is stale: "
                                 f"inv lock.release --env {self.ctx.env.name}")
+
+    def _preflight_errors(self) -> list[GantryError]:
+        """Judge each host's engine (confinement, versions, disk): errors stop the run before any change."""
+        out: list[GantryError] = []
+        for run in self.runs:
+            if run.session.preflight is None:
+                continue
+            for f in check_host(run.host, run.session.preflight, self.ctx.env.policy.level):
+                if f.severity == "error":
+                    out.append(PreflightError(run.host, "preflight", f"{f.rule}: {f.message}", f.fix))
+                else:
+                    self.ctx.warn(f"warning: {run.host}: {f.rule}: {f.message} ({f.fix})")
+        return out
 
     def unlock_all(self) -> None:
         for run in list(self.locked):
@@ -240,7 +257,7 @@ class Driver:
             run.target = release.id
             s.upload(release)
         run.touched = True
-        s.bring_up(run.target)
+        s.bring_up(run.target, images=_images(release))
         verdict = s.wait(specs)
         if isinstance(verdict, Failed):
             run.outcome, run.error, run.failing_service = "failed", verdict.reason, verdict.service
@@ -248,7 +265,7 @@ class Driver:
             self._recover(run)
             return
         if run.target != run.previous:
-            s.switch(run.target)
+            s.switch(run.target, release.manifest)
         run.outcome, run.ended = "deployed", time.monotonic()
 
     def _recover(self, run: HostRun) -> None:
@@ -264,8 +281,7 @@ class Driver:
             return
         try:
             s.phase = "rollback"
-            s.bring_up(run.previous)
-            verdict = s.wait(s.specs_of(run.previous))
+            verdict = self._activate(run, run.previous)
             run.outcome = "rolled-back" if not isinstance(verdict, Failed) else "failed"
             if isinstance(verdict, Failed):
                 run.error += f"; the previous release {run.previous} is not healthy either: {verdict.reason}"
@@ -274,6 +290,12 @@ class Driver:
             run.error += f"; rollback to {run.previous} failed: {exc.what}"
         run.ended = time.monotonic()
 
+    def _activate(self, run: HostRun, rid: str):
+        """Bring a kept release back up with its recorded image digests, then wait for health."""
+        specs, pins = run.session.read_release(rid)
+        run.session.bring_up(rid, pins=pins)
+        return run.session.wait(specs)
+
     def _fleet_rollback(self, interrupted: bool = False) -> None:
         """Return every host this deploy moved to the new release, so the fleet runs one version."""
         moved = [r for r in self.runs if r.outcome == "deployed" and r.previous and r.target != r.previous]
@@ -281,8 +303,7 @@ class Driver:
         def back(run: HostRun) -> None:
             s = run.session
             s.phase = "rollback"
-            s.bring_up(run.previous)
-            verdict = s.wait(s.specs_of(run.previous))
+            verdict = self._activate(run, run.previous)
             if isinstance(verdict, Failed):
                 raise HostError(run.host, "rollback", verdict.reason)
             s.switch(run.previous)
@@ -353,8 +374,7 @@ class Driver:
                 s = run.session
                 run.target = plan[run.host]
                 run.touched = True
-                s.bring_up(run.target)
-                verdict = s.wait(s.specs_of(run.target))
+                verdict = self._activate(run, run.target)
                 if isinstance(verdict, Failed):
                     run.outcome, run.error, run.failing_service = "failed", verdict.reason, verdict.service
                     run.diagnostics = s.diagnose(verdict)
@@ -380,6 +400,10 @@ class Driver:
             self.unlock_all()
             close_all(r.session.conn for r in self.runs)
         return self._result(to or "previous")
+
+
+def _images(release: Release) -> tuple[str, ...]:
+    return tuple(sorted({ref for ref in release.manifest.get("images", {}).values() if ref}))
 
 
 def _all_healthy(facts, specs: tuple[ServiceSpec, ...]) -> bool:

@@ -116,6 +116,12 @@ class LockHeldError(HostError):
     exit_code = EXIT_LOCKED
 
 
+class PreflightError(HostError):
+    """A host's engine fails a preflight check (confinement, versions, disk): nothing was changed."""
+
+    exit_code = EXIT_INVALID
+
+
 class DeployFailed(GantryError):
     exit_code = EXIT_DEPLOY_FAILED
 

@@ -169,3 +169,29 @@ def parse_audit(text: str) -> AuditLines:
         else:
             bad += 1
     return AuditLines(tuple(records), bad)
+
+
+def _repo_of(ref: str) -> str:
+    """`host:5000/app/web:1.0@sha256:..` -> `host:5000/app/web`."""
+    ref = ref.split("@", 1)[0]
+    slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    return ref[:colon] if colon > slash else ref
+
+
+def parse_image_digests(lines: list[str], images: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """Map each image reference to `repo@sha256:...` from `docker image inspect` lines (tags, digests)."""
+    out: dict[str, str] = {}
+    for line in lines:
+        tags_json, _, digests_json = line.strip().partition(" ")
+        try:
+            tags, digests = json.loads(tags_json or "[]") or [], json.loads(digests_json or "[]") or []
+        except ValueError:
+            continue
+        for ref in images:
+            if ref in tags or ref.removeprefix("docker.io/library/") in tags or ref.removeprefix("docker.io/") in tags:
+                mine = [d for d in digests if _repo_of(d) in (_repo_of(ref), _repo_of(ref).removeprefix("docker.io/"),
+                                                             _repo_of(ref).removeprefix("docker.io/library/"))]
+                if mine:
+                    out[ref] = mine[0]
+    return out

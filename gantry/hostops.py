@@ -7,20 +7,31 @@ reporter. Secret values never enter a command: the bundle travels as a tar on st
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import tenacity
 import yaml
 
 from gantry import commands
 from gantry.errors import HostError
-from gantry.executor import HostConnection
-from gantry.facts import HostFacts, LockInfo, parse_facts, parse_ps
+from gantry.executor import HostConnection, Result
+from gantry.facts import (
+    HostFacts,
+    LockInfo,
+    Preflight,
+    parse_facts,
+    parse_image_digests,
+    parse_preflight,
+    parse_ps,
+    split_sections,
+)
 from gantry.health import Failed, ServiceSpec, Verdict, deadline_for, service_specs, wait_healthy
-from gantry.release import Release
+from gantry.release import Release, render_manifest
 
 StepReport = Callable[[str, str, str, float, str], None]  # host, step, status(start|ok|fail), secs, detail
 
@@ -45,6 +56,8 @@ class HostSession:
     redact: Callable[[str], str]
     cancel: threading.Event
     facts: HostFacts = field(default_factory=HostFacts)
+    preflight: Preflight | None = None
+    resolved: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -93,6 +106,7 @@ class HostSession:
                 out = self.conn.run(commands.facts_and_lock(self.layout, self.project, info_json),
                                     step="lock", check=False)
                 facts = parse_facts(out.stdout)
+                self.preflight = parse_preflight(out.stdout)
                 if facts.locked_by_us or time.monotonic() >= deadline or self.cancel.is_set():
                     return facts
                 time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
@@ -111,9 +125,23 @@ class HostSession:
         self.step("upload", lambda: self.conn.run(commands.receive_bundle(self.layout, release.id),
                                                   step="upload", stdin=bundle_tar(release)))
 
-    def bring_up(self, rid: str) -> None:
-        self.step("pull", lambda: self.conn.run(commands.compose_pull(self.project, self.layout, rid),
-                                                step="pull", timeout=self.conn.target.command_timeout))
+    def bring_up(self, rid: str, *, images: Sequence[str] = (), pins: Mapping[str, str] | None = None) -> None:
+        """Pin images to recorded digests (rollback), pull what is missing, resolve digests, `up -d`."""
+        if pins:
+            self.step("pin", lambda: self.conn.run(commands.pin_images(pins), step="pin"))
+        pull = commands.compose_pull(self.project, self.layout, rid)
+        cmd = commands.sequence(commands.and_then(pull, commands.marker("pulled")), commands.marker("images"),
+                                commands.quiet(commands.image_digests(images))) if images else pull
+
+        def run_pull() -> dict[str, str]:
+            out = _retry_transient(lambda: self.conn.run(cmd, step="pull", check=False), self.cancel)
+            if images and f"{commands.MARK}pulled" not in out.stdout or not images and not out.ok:
+                tail = "\n    ".join((out.stderr.strip() or out.stdout.strip()).splitlines()[-6:])
+                raise HostError(self.host, "pull", f"docker compose pull failed:\n    {tail}",
+                                "check the image names, the registry and the host's access to it")
+            return parse_image_digests(split_sections(out.stdout).get("images", []), images)
+
+        self.resolved = self.step("pull", run_pull)
         self.step("up", lambda: self.conn.run(commands.compose_up(self.project, self.layout, rid), step="up"))
 
     def wait(self, specs: tuple[ServiceSpec, ...]) -> Verdict:
@@ -127,8 +155,14 @@ class HostSession:
                                                         deadline=deadline, settle=self.health.settle,
                                                         cancel=self.cancel))
 
-    def switch(self, rid: str) -> None:
-        self.step("switch", lambda: self.conn.run(commands.switch_current(self.layout, rid), step="switch"))
+    def switch(self, rid: str, manifest: Mapping | None = None) -> None:
+        """Make rid current; with a manifest, first record the image digests resolved on this host in it."""
+        cmd = commands.switch_current(self.layout, rid)
+        if manifest is not None and self.resolved:
+            record = dict(manifest, resolved_images=dict(sorted(self.resolved.items())))
+            cmd = commands.and_then(commands.write_file_atomic(f"{self.layout.release(rid)}/manifest.json",
+                                                               render_manifest(record)), cmd)
+        self.step("switch", lambda: self.conn.run(cmd, step="switch"))
 
     def read_audit(self) -> tuple[dict, ...]:
         from gantry.facts import parse_audit
@@ -136,9 +170,19 @@ class HostSession:
         out = self.conn.run(commands.read_audit(self.layout), step="read audit")
         return parse_audit(out.stdout).records
 
-    def specs_of(self, rid: str) -> tuple[ServiceSpec, ...]:
-        out = self.conn.run(("cat", f"{self.layout.release(rid)}/compose.yaml"), step="read release")
-        return service_specs(yaml.safe_load(out.stdout) or {})
+    def read_release(self, rid: str) -> tuple[tuple[ServiceSpec, ...], dict[str, str]]:
+        """A kept release's health specs (from its compose file) and its recorded image digests."""
+        rel = self.layout.release(rid)
+        cmd = commands.sequence(commands.marker("compose"), ("cat", f"{rel}/compose.yaml"),
+                                commands.marker("manifest"), commands.quiet(("cat", f"{rel}/manifest.json")))
+        out = self.conn.run(cmd, step="read release", check=False)
+        s = split_sections(out.stdout)
+        specs = service_specs(yaml.safe_load("\n".join(s.get("compose", []))) or {})
+        try:
+            manifest = json.loads("\n".join(s.get("manifest", [])) or "{}")
+        except ValueError:
+            manifest = {}
+        return specs, dict(manifest.get("resolved_images") or {})
 
     def stop_services(self, rid: str, services: tuple[str, ...]) -> None:
         self.step("stop", lambda: self.conn.run(commands.compose_stop(self.project, self.layout, rid, services),
@@ -166,9 +210,23 @@ class HostSession:
                                                   step="finish"))
 
 
-def _health_log(text: str) -> list[Mapping]:
-    import json
+TRANSIENT_PULL = ("timeout", "connection refused", "connection reset", "tls handshake", "i/o timeout", " 502 ",
+                  " 503 ", " 504 ", "toomanyrequests", "unexpected eof", "no route to host", "temporary failure")
 
+
+def _retry_transient(fn: Callable[[], Result], cancel: threading.Event) -> Result:
+    """Retry a registry operation on transient errors only (3 tries, backing off); a real failure returns at once."""
+
+    def transient(result: Result) -> bool:
+        text = (result.stdout + result.stderr).lower()
+        return not result.ok and any(word in text for word in TRANSIENT_PULL) and not cancel.is_set()
+
+    return tenacity.Retrying(retry=tenacity.retry_if_result(transient), stop=tenacity.stop_after_attempt(3),
+                             wait=tenacity.wait_exponential(multiplier=0.5, max=4),
+                             retry_error_callback=lambda state: state.outcome.result())(fn)
+
+
+def _health_log(text: str) -> list[Mapping]:
     _, _, state = text.partition(" ")
     try:
         data = json.loads(state)
