@@ -115,11 +115,11 @@ def open_sessions(ctx: RunContext, cancel: threading.Event) -> list[HostSession]
                         ctx.redact, cancel) for t in targets_for(env)]
 
 
-def _parallel(items: Sequence, fn: Callable, max_parallel: int) -> list:
+def _parallel(items: Sequence, fn: Callable, max_parallel: int, *, reraise: bool = True) -> list:
     """Run fn over items in a bounded pool; returns each item's exception or result, in order.
 
-    A Ctrl-C while waiting is re-raised only after every worker has finished, so no host is left
-    mid-step without the driver knowing its state.
+    A Ctrl-C while waiting cancels health waits, and is re-raised (unless reraise=False, for
+    restoring steps) only after every worker has finished, so no host is left mid-step unknown.
     """
     if not items:
         return []
@@ -135,9 +135,17 @@ def _parallel(items: Sequence, fn: Callable, max_parallel: int) -> list:
                 for item in items:
                     if isinstance(item, HostRun):
                         item.session.cancel.set()
-        if interrupted:
-            raise KeyboardInterrupt
+        if interrupted and reraise:
+            raise BatchInterrupted(results)
         return results
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a parallel step; carries every worker's result, collected after they finished."""
+
+    def __init__(self, results: list) -> None:
+        super().__init__()
+        self.results = results
 
 
 def _capture(fn: Callable, item: object) -> object:
@@ -163,6 +171,7 @@ class Driver:
         self.started_at = ctx.now()
         self.locked: list[HostRun] = []
         self.parallel = ctx.env.rollout.max_parallel
+        self.interrupted = False
 
     # -- phase 1: everyone reachable, observed and locked, or nothing changes -----------------------
 
@@ -177,7 +186,12 @@ class Driver:
                 self.locked.append(run)
             run.previous = facts.current
 
-        errors = [e for e in _parallel(self.runs, lock, self.parallel) if isinstance(e, GantryError)]
+        try:
+            errors = [e for e in _parallel(self.runs, lock, self.parallel) if isinstance(e, GantryError)]
+        except KeyboardInterrupt:
+            self.unlock_all()
+            close_all(r.session.conn for r in self.runs)
+            raise Interrupted("deploy", "interrupted before any host was changed", "") from None
         errors += self._preflight_errors()
         busy = [r for r in self.runs if r not in self.locked
                 and not any(isinstance(e, HostError) and e.host == r.host for e in errors)]
@@ -206,12 +220,14 @@ class Driver:
         return out
 
     def unlock_all(self) -> None:
+        """Give back every lock still held; a host we cannot reach keeps its lock, and we say so."""
         for run in list(self.locked):
             try:
                 run.session.unlock()
                 self.locked.remove(run)
-            except GantryError:
-                pass
+            except GantryError as exc:
+                self.ctx.warn(f"warning: {run.host}: the deploy lock is still held ({exc.what}); when the host is "
+                              f"back: inv lock.release --env {self.ctx.env.name}")
 
     # -- deploy ---------------------------------------------------------------------------------
 
@@ -233,16 +249,24 @@ class Driver:
         size = self.ctx.env.rollout.batch_size or len(self.runs)
         batches = [self.runs[i:i + size] for i in range(0, len(self.runs), size)]
         for n, batch in enumerate(batches):
-            for run, res in zip(batch, _parallel(batch, lambda r: self._forward(r, release, specs), self.parallel)):
-                if isinstance(res, GantryError):
-                    run.outcome, run.error = "failed", res.what
-                    self._recover(run)
+            try:
+                results = _parallel(batch, lambda r: self._forward(r, release, specs), self.parallel)
+            except BatchInterrupted as stop:
+                self._record_errors(batch, stop.results)
+                raise
+            self._record_errors(batch, results)
             if any(r.outcome != "deployed" and r.outcome != "unchanged" for r in batch):
                 for later in (r for b in batches[n + 1:] for r in b):
                     later.outcome = "skipped"
                 if self.ctx.env.rollout.rollback == "fleet":
                     self._fleet_rollback()
                 return
+
+    def _record_errors(self, batch: Sequence[HostRun], results: list) -> None:
+        for run, res in zip(batch, results):
+            if isinstance(res, GantryError):
+                run.outcome, run.error = "failed", res.what
+                self._recover(run)
 
     def _forward(self, run: HostRun, release: Release, specs: tuple[ServiceSpec, ...]) -> None:
         s = run.session
@@ -309,14 +333,14 @@ class Driver:
             s.switch(run.previous)
 
         self.cancel.clear()
-        for run, res in zip(moved, _parallel(moved, back, self.parallel)):
+        for run, res in zip(moved, _parallel(moved, back, self.parallel, reraise=False)):
             run.outcome = "failed" if isinstance(res, GantryError) else "rolled-back"
             run.error = res.what if isinstance(res, GantryError) else "returned with the fleet"
         if interrupted:
+            self.interrupted = True
             for run in self.runs:
-                if run.outcome in ("pending", "failed"):
-                    self._recover(run)
-                    run.outcome = "interrupted" if run.outcome != "failed" else "failed"
+                if run.outcome == "pending":
+                    run.outcome = "skipped"
 
     def _finish(self, release: Release) -> None:
         ok = all(r.outcome in ("deployed", "unchanged") for r in self.runs)
@@ -330,7 +354,7 @@ class Driver:
             if run in self.locked:
                 self.locked.remove(run)
 
-        _parallel(self.locked[:], finish, self.parallel)
+        _parallel(self.locked[:], finish, self.parallel, reraise=False)
 
     def _record(self, event: str, run: HostRun, rid: str) -> AuditRecord:
         env = self.ctx.env
@@ -342,12 +366,12 @@ class Driver:
 
     def _result(self, rid: str) -> RunResult:
         outcomes = {r.outcome for r in self.runs}
-        if outcomes <= {"unchanged"}:
+        if self.interrupted:
+            outcome, code = "interrupted", Interrupted.exit_code
+        elif outcomes <= {"unchanged"}:
             outcome, code = "unchanged", 0
         elif outcomes <= {"deployed", "unchanged"}:
             outcome, code = "ok", 0
-        elif "interrupted" in outcomes:
-            outcome, code = "interrupted", Interrupted.exit_code
         else:
             outcome, code = "failed", DeployFailed.exit_code
         return RunResult(self.action, rid, outcome, tuple(r.summary() | {"diagnostics": r.diagnostics}

@@ -153,7 +153,8 @@ class HostSession:
 
         return self.step("health", lambda: wait_healthy(poll, specs, interval=self.health.interval,
                                                         deadline=deadline, settle=self.health.settle,
-                                                        cancel=self.cancel))
+                                                        # a rollback is never cut short: it restores service
+                                                        cancel=None if self.phase == "rollback" else self.cancel))
 
     def switch(self, rid: str, manifest: Mapping | None = None) -> None:
         """Make rid current; with a manifest, first record the image digests resolved on this host in it."""
