@@ -207,8 +207,12 @@ class Driver:
                                 f"inv lock.release --env {self.ctx.env.name}")
 
     def _preflight_errors(self) -> list[GantryError]:
-        """Judge each host's engine (confinement, versions, disk): errors stop the run before any change."""
+        """Judge each host's engine (confinement, versions, disk): errors stop the run before any change.
+
+        Warnings that several hosts share are said once, naming the hosts.
+        """
         out: list[GantryError] = []
+        warned: dict[tuple[str, str, str], list[str]] = {}
         for run in self.runs:
             if run.session.preflight is None:
                 continue
@@ -216,7 +220,9 @@ class Driver:
                 if f.severity == "error":
                     out.append(PreflightError(run.host, "preflight", f"{f.rule}: {f.message}", f.fix))
                 else:
-                    self.ctx.warn(f"warning: {run.host}: {f.rule}: {f.message} ({f.fix})")
+                    warned.setdefault((f.rule, f.message, f.fix), []).append(run.host)
+        for (rule, message, fix), hosts in warned.items():
+            self.ctx.warn(f"warning: {', '.join(hosts)}: {rule}: {message}\n  hint: {fix}")
         return out
 
     def unlock_all(self) -> None:

@@ -207,6 +207,7 @@ class HostSession:
         return self.redact("\n".join(lines))
 
     def finish(self, rid: str | None, prune: tuple[str, ...], audit_json: str) -> None:
+        self.phase = ""
         self.step("finish", lambda: self.conn.run(commands.finish(self.layout, rid, prune, audit_json),
                                                   step="finish"))
 

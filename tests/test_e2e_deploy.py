@@ -153,6 +153,35 @@ def test_e2e_rollback_returns_to_v1(project, lab):
         assert st[host.name]["release"] == STATE["v1"]
 
 
+def test_e2e_ctrl_c_during_deploy_leaves_every_host_healthy_and_unlocked(project, lab):
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k not in ("APP_VERSION", "FAIL_HEALTH")}
+    env.update({"APP_VERSION": "7", "NO_COLOR": "1"})
+    proc = subprocess.Popen(["inv", "deploy", "--env", "lab", "--yes"], cwd=project, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = []
+    deadline = time.monotonic() + 120
+    for line in proc.stderr:
+        seen.append(line)
+        if " up " in line and " ok " in line:
+            proc.send_signal(signal.SIGINT)  # mid-deploy: containers recreated, health not yet confirmed
+            break
+        assert time.monotonic() < deadline
+    out, err = proc.communicate(timeout=300)
+    text = "".join(seen) + err
+    OUTPUTS.append(out + text)
+    assert proc.returncode == 130, text
+    assert "Traceback" not in text and "rollback:up" in text
+    st = status(project)
+    for host in lab.hosts:
+        assert version_on(host) == "1"
+        assert st[host.name]["release"] == STATE["v1"] and st[host.name]["lock"] == ""
+    log = ssh(lab, lab.hosts[0], "tail", "-n", "1", "/srv/gantry/gantry-example/lab/deploys.jsonl").stdout
+    assert "interrupted" in json.loads(log)["detail"]
+
+
 def test_e2e_rollback_to_unknown_release_is_a_clear_error(project, lab):
     proc = inv(project, "rollback", "--env", "lab", "--to", "20200101T000000Z-0000000000", check=2)
     assert "is not kept on this host" in proc.stderr and "Traceback" not in proc.stderr
