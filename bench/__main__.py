@@ -1,0 +1,166 @@
+"""`python -m bench`: Gantry against Ansible's compose module and a plain ssh loop, 1 to 10 lab hosts.
+
+Brings up the lab (waiting while another project's lab is up), then for each host count deploys the
+same release with every tool, several runs of a changed and of a no-change deploy each, and prints the
+table (median, spread, ratio to the plain loop). `--smoke`: 1 host, 1 run, Gantry and the ssh loop only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import secrets
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from bench import fleet, report, tools
+from bench.tools import BenchError, Sample, Setup
+
+REPO = Path(__file__).resolve().parent.parent
+SECRET_NAMES = ("DB_PASSWORD", "API_TOKEN")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--smoke", action="store_true", help="1 host, 1 run, gantry + ssh loop (for CI)")
+    p.add_argument("--hosts", default="1,3,10", help="host counts, comma separated (default 1,3,10)")
+    p.add_argument("--runs", type=int, default=3, help="timed runs per tool, host count and kind (default 3)")
+    p.add_argument("--root", default=str(REPO), help="project root holding tasks.py (default: this repo)")
+    p.add_argument("--ansible", help="ansible-playbook to use (default: on PATH or in .gantry/bench/ansible-venv)")
+    p.add_argument("--no-ansible", action="store_true", help="skip the Ansible rows")
+    p.add_argument("--lab-wait", type=float, default=900, help="wait this long for another project's lab (s)")
+    p.add_argument("--out", help="write the results here (default bench/RESULTS.md; none with --smoke)")
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.hosts, args.runs, args.no_ansible = "1", 1, True
+    return args
+
+
+def find_ansible(root: Path, given: str | None) -> str | None:
+    for candidate in (given, shutil.which("ansible-playbook"),
+                      str(root / ".gantry/bench/ansible-venv/bin/ansible-playbook")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def write_secrets(root: Path) -> None:
+    """secrets.bench.env with random values (git-ignored, 0600), unless it is there already."""
+    path = root / "secrets.bench.env"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("".join(f"{name}={secrets.token_urlsafe(18)}\n" for name in SECRET_NAMES))
+    path.chmod(0o600)
+
+
+def record(samples: list[Sample], sample: Sample) -> Sample:
+    samples.append(sample)
+    fleet.log(f"{sample.tool:<20} {sample.hosts:>2} host(s) {sample.kind:<9} {sample.seconds:6.2f} s")
+    return sample
+
+
+def bench_hosts(setup: Setup, releases: list[Path], runs: int, smoke: bool, samples: list[Sample]) -> None:
+    """Every tool on the current lab: an untimed first deploy, then `runs` × (changed, no-change)."""
+    versions = [p.name for p in releases]
+    fleet.clear_containers(setup.lab)
+    tools.gantry(setup, versions[0], "warm-up")
+    for k in range(1, runs + 1):
+        record(samples, tools.gantry(setup, versions[k], "changed"))
+        record(samples, tools.gantry(setup, versions[k], "no-change"))
+
+    fleet.clear_containers(setup.lab)
+    tools.prepare_ssh(setup)
+    tools.ssh_loop(setup, releases[0], "warm-up")
+    for k in range(1, runs + 1):
+        record(samples, tools.ssh_loop(setup, releases[k], "changed"))
+        record(samples, tools.ssh_loop(setup, releases[k], "no-change"))
+    if smoke:
+        return
+    with tools.Masters(setup) as masters:  # the hosts run releases[runs]; go back and forth from there
+        for k in range(runs):
+            masters.upload(releases[k])
+            record(samples, masters.up("changed"))
+            record(samples, masters.up("no-change"))
+    for _ in range(runs):
+        record(samples, tools.ssh_true(setup))
+
+    if setup.ansible:
+        fleet.clear_containers(setup.lab)
+        tools.write_inventory(setup)
+        for pipelining in (False, True):
+            tools.ansible(setup, releases[0], "warm-up", pipelining=pipelining)
+            for k in range(1, runs + 1):
+                record(samples, tools.ansible(setup, releases[k], "changed", pipelining=pipelining))
+                record(samples, tools.ansible(setup, releases[k], "no-change", pipelining=pipelining))
+    fleet.clear_containers(setup.lab)
+
+
+def kept_notes(path: Path) -> str:
+    try:
+        text = path.read_text()
+    except OSError:
+        return ""
+    at = text.find("\n## Notes")
+    return text[at:] if at >= 0 else ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    root = Path(args.root).resolve()
+    counts = [int(n) for n in args.hosts.split(",")]
+    work = root / ".gantry" / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    write_secrets(root)
+    ansible = None if args.no_ansible else find_ansible(root, args.ansible)
+    if not args.no_ansible and not ansible:
+        fleet.log("ansible-playbook not found: no Ansible rows "
+                  "(python3 -m venv .gantry/bench/ansible-venv && .gantry/bench/ansible-venv/bin/pip install ansible)")
+    inv = tools.inv_command()
+    stamp = datetime.datetime.now().strftime("%H%M%S")
+    releases = [work / "releases" / f"b{stamp}-{k}" for k in range(args.runs + 1)]
+    for rel in releases:  # offline, before the lab is taken
+        tools.render(root, inv, rel.name, rel)
+    startup = [] if args.smoke else [tools.inv_startup(root, inv) for _ in range(3)]
+
+    samples: list[Sample] = []
+    hold = fleet.LabHold(root, args.lab_wait)
+    started = time.monotonic()
+    machine: dict[str, str] = {}
+    try:
+        for n in counts:
+            lab = hold.resize(n)
+            setup = Setup(root, work, lab, inv, ansible)
+            if not machine:
+                machine = fleet.describe_machine(lab, ansible)
+            bench_hosts(setup, releases, args.runs, args.smoke, samples)
+    except BenchError as exc:
+        fleet.log(f"FAILED: {exc}")
+        return 1
+    finally:
+        hold.release()
+        shutil.rmtree(work / "releases", ignore_errors=True)
+        shutil.rmtree(f"/tmp/gantry-bench-cp-{os.getpid()}", ignore_errors=True)
+    fleet.log(f"done in {time.monotonic() - started:.0f} s")
+
+    print(report.results_table(samples))
+    if not args.smoke:
+        print()
+        print(report.parts_table(samples, startup))
+        print()
+        print(report.targets_text(samples))
+    out = Path(args.out) if args.out else (None if args.smoke else REPO / "bench" / "RESULTS.md")
+    if out:
+        date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
+        out.write_text(report.results_md(samples, startup, machine, date=date, command=command.strip(),
+                                         notes=kept_notes(out)))
+        fleet.log(f"results written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
