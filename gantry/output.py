@@ -58,8 +58,7 @@ class Console:
 
     def step(self, host: str, step: str, status: str, secs: float, detail: str) -> None:
         if status == "start":
-            if self.verbose:
-                self.say(f"  {host:<10} {step:<16} ...")
+            self.say(f"  {host:<10} {step:<16} ...")
             return
         mark = self.paint("ok", "ok") if status == "ok" else self.paint("FAILED", "fail")
         extra = f"  {detail}" if detail else ""

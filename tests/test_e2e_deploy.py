@@ -126,6 +126,33 @@ def test_e2e_no_change_deploy_changes_nothing(project, lab):
     assert {h["release"] for h in doc["hosts"]} == {STATE["v2"]}
 
 
+def test_e2e_plan_without_change_exits_zero(project, lab):
+    proc = inv(project, "plan", "--env", "lab", env={"APP_VERSION": "2"}, check=0)
+    assert "changes: none" in proc.stdout
+
+
+def test_e2e_plan_shows_changed_secret_by_name_and_the_service_it_recreates(project, lab):
+    new_token = "canary-api-rotated-55aa"
+    proc = inv(project, "plan", "--env", "lab", "--json", env={"APP_VERSION": "2", "API_TOKEN": new_token}, check=6)
+    doc = json.loads(proc.stdout)
+    assert doc["changes"] is True and doc["batches"] == [[h.name for h in lab.hosts]]
+    for host in doc["hosts"]:
+        assert host["action"] == "deploy" and host["current"] == STATE["v2"]
+        assert host["secrets"] == {"added": [], "removed": [], "changed": ["API_TOKEN"]}
+        assert host["services"]["recreated"] == ["worker"] and host["images"] == []
+    text = inv(project, "plan", "--env", "lab", env={"APP_VERSION": "2", "API_TOKEN": new_token}, check=6)
+    assert "secrets changed: API_TOKEN (" in text.stdout
+    assert new_token not in proc.stdout + proc.stderr + text.stdout + text.stderr
+    assert status(project)[lab.hosts[0].name]["release"] == STATE["v2"]  # a plan changes nothing
+
+
+def test_e2e_plan_shows_a_compose_diff_for_a_changed_value(project, lab):
+    proc = inv(project, "plan", "--env", "lab", "--json", env={"APP_VERSION": "2b"}, check=6)
+    host = json.loads(proc.stdout)["hosts"][0]
+    assert host["services"]["recreated"] == ["web", "worker"]
+    assert '-      APP_VERSION: "2"' in host["diff"] and "+      APP_VERSION: 2b" in host["diff"]
+
+
 def test_e2e_failing_v3_rolls_every_host_back_to_v2(project, lab):
     proc, doc = deploy(project, "3", fail=True, check=3)
     assert doc["outcome"] == "failed"
