@@ -22,6 +22,7 @@ from gantry.cli_base import (
     root_of,
     run_context,
     run_hooks,
+    scan_images,
     today,
     user_errors,
     who,
@@ -248,6 +249,7 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
     redact = output.make_redactor(prep.secrets.values.values())
     hook_env = {"GANTRY_ENV": environment.name, "GANTRY_RELEASE": rel.id, "GANTRY_PROJECT": environment.project}
     run_hooks(environment, "pre_deploy", hook_env, console)
+    scan_images(environment, sorted({i for i in rel.manifest.get("images", {}).values() if i}), console)
     console.say(f"deploying {rel.id} to {environment.name} ({len(environment.hosts)} hosts)")
     driver = Driver(run_context(environment, console, redact), action="deploy", lock_wait=float(lock_wait))
     result = driver.deploy(rel, service_specs(prep.model.data))

@@ -105,3 +105,33 @@ def run_hooks(environment, which: str, values: dict[str, str], console: output.C
                                  f"{proc.returncode}: {command}", "fix the hook or the condition it checks; "
                                  "nothing was deployed")
             console.say(f"warning: hook {which} failed with exit code {proc.returncode}", always=True)
+
+
+def scan_images(environment, images, console: output.Console) -> None:
+    """Scan the release's images with Trivy or Grype when one is installed; say once when none is."""
+    import shutil
+
+    from gantry.policy.scan import SCANNERS, at_or_above, parse_report, scan_argv
+
+    settings = environment.policy.scan
+    if not settings.enabled or not images:
+        return
+    scanner = next((s for s in SCANNERS if shutil.which(s)), None)
+    if scanner is None:
+        console.say("note: no vulnerability scanner (trivy or grype) on this machine: image scan skipped")
+        return
+    blocking = []
+    for image in images:
+        proc = subprocess.run(list(scan_argv(scanner, image)), capture_output=True, text=True, timeout=900)
+        if proc.returncode != 0:
+            console.say(f"warning: {scanner} could not scan {image}: {proc.stderr.strip()[-300:]}", always=True)
+            continue
+        found = at_or_above(parse_report(scanner, image, proc.stdout), settings.severity)
+        blocking += found
+        console.say(f"scan {image}: {len(found)} finding(s) at or above {settings.severity}")
+    if blocking:
+        lines = [f"  {v.severity:<8} {v.id} {v.package} {v.installed} (fixed: {v.fixed or 'no fix'}) in {v.image}"
+                 for v in blocking[:30]]
+        raise UsageError(f"{environment.source}: policy.scan", f"{len(blocking)} vulnerabilities at or above "
+                         f"{settings.severity}:\n" + "\n".join(lines),
+                         "update the images, or raise policy.scan.severity with care")

@@ -70,12 +70,19 @@ class WaiverConfig:
 
 
 @dataclass(frozen=True)
+class ScanConfig:
+    severity: str = "CRITICAL"  # findings at or above this block a deploy (when a scanner is installed)
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class PolicyConfig:
     level: str = "prod"
     rules: dict[str, str] = field(default_factory=dict)
     allow_registries: list[str] = field(default_factory=list)
     allowed_privileged_ports: dict[str, list[int]] = field(default_factory=dict)
     waivers: list[WaiverConfig] = field(default_factory=list)
+    scan: ScanConfig = field(default_factory=ScanConfig)
 
 
 @dataclass(frozen=True)
@@ -290,6 +297,9 @@ def _check_values(env: Environment, source: str) -> list[Problem]:
     if env.policy.level not in ("prod", "lab", "dev", "local"):
         out.append(Problem(f"{source}: policy.level", f"unknown level '{env.policy.level}'",
                            "use one of: prod, lab, dev, local"))
+    if env.policy.scan.severity.upper() not in ("LOW", "MEDIUM", "HIGH", "CRITICAL"):
+        out.append(Problem(f"{source}: policy.scan.severity", f"unknown severity '{env.policy.scan.severity}'",
+                           "use LOW, MEDIUM, HIGH or CRITICAL"))
     if env.rollout.rollback not in ("fleet", "host"):
         out.append(Problem(f"{source}: rollout.rollback", f"unknown mode '{env.rollout.rollback}'",
                            "use fleet or host"))

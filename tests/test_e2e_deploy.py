@@ -85,6 +85,7 @@ STATE: dict = {}
 def test_e2e_deploy_v1_to_three_hosts(project, lab):
     proc, doc = deploy(project, "1")
     assert doc["outcome"] == "ok" and len(doc["hosts"]) == 3
+    assert proc.stderr.count("no vulnerability scanner (trivy or grype)") == 1  # said once, deploy goes on
     assert {h["outcome"] for h in doc["hosts"]} == {"deployed"}
     st = status(project)
     for host in lab.hosts:
