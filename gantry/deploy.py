@@ -216,7 +216,8 @@ class Driver:
         for run in self.runs:
             if run.session.preflight is None:
                 continue
-            for f in check_host(run.host, run.session.preflight, self.ctx.env.policy.level):
+            for f in check_host(run.host, run.session.preflight, self.ctx.env.policy.level,
+                                overrides=self.ctx.env.policy.rules):
                 if f.severity == "error":
                     out.append(PreflightError(run.host, "preflight", f"{f.rule}: {f.message}", f.fix))
                 else:

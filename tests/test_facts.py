@@ -63,3 +63,9 @@ def test_facts_sections_and_lock():
     assert facts.releases == ("20260101T000000Z-abcdefabcd",)  # an unfinished upload is not a release
     assert facts.lock.holder == "ann@ci" and not facts.locked_by_us
     assert parse_lock("not json").raw == "not json"
+
+
+def test_facts_host_rule_override_lowers_or_silences():
+    pre = parse_preflight((CAPTURED / "preflight-docker20.10-compose2.40.3.txt").read_text())
+    assert [f.severity for f in check_host("h", pre, "prod", overrides={"HOST-MAC-MISSING": "warn"})] == ["warn"]
+    assert check_host("h", pre, "prod", overrides={"HOST-MAC-MISSING": "off"}) == []

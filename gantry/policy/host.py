@@ -6,7 +6,8 @@ module only judges what was read. In prod a missing confinement is an error; els
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from gantry.facts import Preflight
 
@@ -34,7 +35,20 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def check_host(host: str, pre: Preflight, level: str, *, min_free_kib: int = MIN_FREE_KIB) -> list[HostFinding]:
+HOST_RULES = ("HOST-MAC-MISSING", "HOST-SECCOMP-MISSING", "HOST-ENGINE-VERSION", "HOST-COMPOSE-VERSION",
+              "HOST-DISK-LOW")
+
+
+def check_host(host: str, pre: Preflight, level: str, *, min_free_kib: int = MIN_FREE_KIB,
+               overrides: Mapping[str, str] | None = None) -> list[HostFinding]:
+    """Judge one host; `overrides` (policy.rules entries for HOST-* ids) set a rule to error, warn or off."""
+    found = _check(host, pre, level, min_free_kib)
+    overrides = overrides or {}
+    return [replace(f, severity=overrides.get(f.rule, f.severity)) for f in found
+            if overrides.get(f.rule) not in ("off", "info")]
+
+
+def _check(host: str, pre: Preflight, level: str, min_free_kib: int) -> list[HostFinding]:
     blocking = "error" if level == "prod" else "warn"
     out: list[HostFinding] = []
     names = set(pre.confinement)
