@@ -5,8 +5,22 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECT_FILES = ("tasks.py", "secrets.example.env")
+PROJECT_DIRS = ("environments", "compose", "example")
+
+
+def copy_project(root: Path) -> Path:
+    """A user's project: the repo's tasks.py, environments, compose files and example app, nothing else."""
+    for name in PROJECT_FILES:
+        shutil.copy(REPO / name, root / name)
+    for name in PROJECT_DIRS:
+        shutil.copytree(REPO / name, root / name)
+    return root
 
 
 def lab_missing() -> str:

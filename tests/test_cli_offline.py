@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.labtools import copy_project
 
 REPO = Path(__file__).resolve().parent.parent
 CANARY_DB = "canary-db-offline-31f0c9"
@@ -18,11 +19,7 @@ SECRETS = {"DB_PASSWORD": CANARY_DB, "API_TOKEN": CANARY_API}
 
 @pytest.fixture
 def project(tmp_path):
-    for name in ("tasks.py", "secrets.example.env"):
-        shutil.copy(REPO / name, tmp_path / name)
-    for name in ("environments", "compose"):
-        shutil.copytree(REPO / name, tmp_path / name)
-    return tmp_path
+    return copy_project(tmp_path)
 
 
 def inv(project, *args, env=None):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.labtools import lab_or_skip
+from tests.labtools import copy_project, lab_or_skip
 
 REPO = Path(__file__).resolve().parent.parent
 CANARY_DB = "canary-db-7f3a91c2e5"
@@ -28,10 +28,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("project")
-    for name in ("tasks.py", "secrets.example.env"):
-        shutil.copy(REPO / name, root / name)
-    for name in ("environments", "compose", "example"):
-        shutil.copytree(REPO / name, root / name)
+    copy_project(root)
     secrets = root / "secrets.lab.env"
     secrets.write_text(f"DB_PASSWORD={CANARY_DB}\nAPI_TOKEN={CANARY_API}\n")
     secrets.chmod(0o600)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.labtools import lab_or_skip
+from tests.labtools import copy_project, lab_or_skip
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
@@ -27,10 +26,7 @@ SOCKET = "services:\n  worker:\n    volumes:\n      - /var/run/docker.sock:/var/
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("policy-project")
-    for name in ("tasks.py", "secrets.example.env"):
-        shutil.copy(REPO / name, root / name)
-    for name in ("environments", "compose", "example"):
-        shutil.copytree(REPO / name, root / name)
+    copy_project(root)
     (root / "compose/docker-compose.privileged.yml").write_text(PRIVILEGED)
     (root / "compose/docker-compose.socket.yml").write_text(SOCKET)
     return root
