@@ -12,7 +12,9 @@ locates relative paths. `lookup(name)` returns a variable's value or None. Varia
 names) are not substituted: the output says `${NAME}` and the host's `--env-file` fills them in;
 `model.references` lists every variable used, where, and whether it had a default.
 `interpolate=False` gives the merged model without substitution (`config --no-interpolate`).
-`read_file(path)` returns the text of a file named by `extends.file`; without it such extends fail.
+`read_file(path)` returns the text of a file named by `extends.file` (path made absolute against
+`project_dir`, or against the directory of the file holding the `extends`); without it such an
+extends is a ConfigError. `env_file`/`label_file` are refused: compose inlines them from disk.
 
 Stage order per file (compose-go loader.go): parse (with `!reset`/`!override`) -> interpolate and cast
 -> apply resets to the model so far -> resolve `extends` within the file -> merge (`compose_merge`
@@ -67,6 +69,7 @@ class _Context:
     keep: frozenset[str]
     interpolate: bool
     read_file: Callable[[str], str] | None
+    project_dir: str
     warnings: list[str]
     references: list[VarRef]
     errors: list
@@ -79,7 +82,7 @@ def load_compose(files: Sequence[SourceFile], lookup: Lookup, *, project_dir: st
     """Merge `files` in order into one normalised project (see the module docstring)."""
     if not files:
         raise ConfigError("", "no compose file given", "pass at least one compose file")
-    ctx = _Context(lookup, keep, interpolate, read_file, [], [], [])
+    ctx = _Context(lookup, keep, interpolate, read_file, project_dir, [], [], [])
     model: dict = {}
     for source in files:
         if SENTINEL_OPEN in source.text or "\ue001" in source.text:
@@ -96,7 +99,8 @@ def load_compose(files: Sequence[SourceFile], lookup: Lookup, *, project_dir: st
     return ComposeModel(project, tuple(dict.fromkeys(ctx.warnings)), tuple(ctx.references), interpolate)
 
 
-def _merge_document(model: dict, document, filename: str, ctx: _Context) -> dict:
+def _merge_document(model: dict, document, filename: str, ctx: _Context, base_dir: str | None = None) -> dict:
+    """Fold one YAML document into the model; `base_dir` is None for the project's own files."""
     data = document.data
     if not isinstance(data, dict):
         raise ConfigError(filename, "top-level object must be a mapping", "start the file with services:")
@@ -114,14 +118,42 @@ def _merge_document(model: dict, document, filename: str, ctx: _Context) -> dict
     services = data.get("services")
     if services is not None and not isinstance(services, dict):
         raise ConfigError(f"{filename}: services", "services must be a mapping", "")
-    if services:
-        data = {**data, "services": merge.resolve_extends(services, resets, filename)}
+    if services and base_dir is None:
+        source = _extends_source(services, resets, filename, ctx.project_dir, ctx)
+        data = {**data, "services": merge.resolve_extends(source)}
     model = merge.enforce_unicity(merge.merge_mappings(model, data, ()))
     check_unique_items(model, filename)
     if "version" in model:
         ctx.warnings.append(f"{filename}: the attribute `version` is obsolete, it will be ignored")
         model = {k: v for k, v in model.items() if k != "version"}
     return merge.enforce_unicity(canonical(model, lenient=not ctx.interpolate))
+
+
+def _extends_source(services: dict, resets: tuple, filename: str, base_dir: str,
+                    ctx: _Context) -> merge.ExtendsSource:
+    def open_file(path: str) -> merge.ExtendsSource:
+        return _load_extends_file(_abs(path, base_dir, ctx.lookup("HOME")), filename, ctx)
+    return merge.ExtendsSource(services, resets, filename, open_file if ctx.read_file else None)
+
+
+def _load_extends_file(path: str, referrer: str, ctx: _Context) -> merge.ExtendsSource:
+    """A file named by `extends.file`: loaded like a compose file, its relative paths made absolute."""
+    assert ctx.read_file is not None
+    try:
+        text = ctx.read_file(path)
+    except OSError as exc:
+        raise ConfigError(f"{referrer}: extends", f"cannot read {path}: {exc.strerror or exc}",
+                          "check extends.file; it is relative to the project directory") from None
+    base_dir = posixpath.dirname(path)
+    model: dict = {}
+    resets: tuple = ()
+    for document in load_documents(text, path):
+        model = _merge_document(model, document, path, ctx, base_dir)
+        resets = document.resets + document.overrides
+    home = ctx.lookup("HOME")
+    services = {key: _defaults_and_paths(service or {}, base_dir, home)
+                for key, service in (model.get("services") or {}).items()}
+    return _extends_source(services, resets, path, base_dir, ctx)
 
 
 def _project_name(model: dict, explicit: str | None, project_dir: str) -> str:
@@ -168,6 +200,17 @@ def _defaults_and_paths(service: dict, base: str, home: str | None) -> dict:
                     volume["target"] = posixpath.normpath(volume["target"]).replace("//", "/")
             volumes.append(volume)
         service["volumes"] = volumes
+    extends = service.get("extends")
+    if isinstance(extends, dict) and isinstance(extends.get("file"), str):
+        service["extends"] = {**extends, "file": _abs(extends["file"], base, home)}
+    if isinstance(service.get("build"), dict):
+        build = dict(service["build"])
+        context = str(build.get("context", "."))
+        if "://" not in context and not context.startswith(("git@", "github.com/")):
+            build["context"] = _abs(context, base, home)
+        if "dockerfile" not in build and "dockerfile_inline" not in build:
+            build["dockerfile"] = "Dockerfile"
+        service["build"] = build
     if isinstance(service.get("env_file"), list):
         service["env_file"] = [{**e, "path": _abs(e["path"], base, home)} if isinstance(e, dict) else e
                                for e in service["env_file"]]
@@ -199,6 +242,12 @@ def _finish(model: dict, name: str, project_dir: str, profiles: frozenset[str], 
         services[key] = service
     if not ctx.interpolate:
         return _raw_model(model, name, services, resources)
+    for key, service in services.items():
+        for field in ("env_file", "label_file"):
+            if service.get(field):
+                raise ConfigError(f"services.{key}.{field}", f"{field} is not supported by Gantry",
+                                  "compose inlines those files on the deploy machine; use environment:/labels:"
+                                  " and the environment's secrets file instead")
     bound = {key: bind_service(service, ("services", key)) for key, service in services.items()}
     used = _used_resources(bound)
     if "default" in used["networks"] and "default" not in resources["networks"]:

@@ -139,7 +139,7 @@ def _extra_hosts(value: object, path: tuple) -> object:
         for ip in (ips if isinstance(ips, list) else str(ips).split(",")):
             ip = str(ip)
             result.append(f"{host}={ip[1:-1] if ip.startswith('[') and ip.endswith(']') else ip}")
-    return sorted(result) or _OMIT
+    return sorted(set(result)) or _OMIT  # the binary may repeat a pair, which it then cannot reload
 
 
 def _port(value: object, path: tuple) -> object:

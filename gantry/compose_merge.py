@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from gantry.errors import ConfigError
@@ -333,39 +334,62 @@ def apply_resets(tree: object, paths: tuple, path: tuple = ()) -> object:
             for key, item in tree.items() if (*path, key) not in paths}
 
 
-def resolve_extends(services: dict, resets: tuple, filename: str) -> dict:
-    """Resolve same-file `extends` (compose loader/extends.go), before the file is merged."""
-    resolved: dict = dict(services)
+@dataclass(frozen=True)
+class ExtendsSource:
+    """One file's services as `extends` sees them, and how to open the files it names."""
 
-    def resolve(name: str, chain: tuple) -> object:
+    services: dict
+    resets: tuple
+    filename: str
+    open_file: Callable[[str], ExtendsSource] | None = None
+
+
+def resolve_extends(source: ExtendsSource, chain: tuple = ()) -> dict:
+    """Resolve `extends` in one file's services before the file is merged (compose loader/extends.go).
+
+    A base from another file comes from `source.open_file(path)`; without it such an extends fails.
+    """
+    resolved: dict = dict(source.services)
+    where = source.filename
+
+    def resolve(name: str, seen: tuple) -> object:
         service = resolved.get(name)
         if not isinstance(service, dict) or "extends" not in service:
             return service
         extends = service["extends"]
         ref = extends if isinstance(extends, str) else (extends or {}).get("service")
-        if isinstance(extends, dict) and extends.get("file") is not None:
-            raise ConfigError(f"{filename}: services.{name}.extends",
-                              "extends from another file needs its contents",
-                              "pass read_file= to load_compose, or move the base service into this file")
         if not isinstance(ref, str):
-            raise ConfigError(f"{filename}: services.{name}.extends", "extends.service is required",
+            raise ConfigError(f"{where}: services.{name}.extends", "extends.service is required",
                               "name the service to extend")
-        if ref not in resolved:
-            raise ConfigError(f"{filename}: services.{name}.extends",
-                              f'cannot extend service "{name}": service "{ref}" not found',
-                              f"define services.{ref} in {filename}")
-        if name in chain:
-            raise ConfigError(f"{filename}: services.{name}.extends",
-                              f"extends cycle: {' -> '.join((*chain, name))}", "break the cycle")
-        base = resolve(ref, (*chain, name))
+        if (where, name) in seen:
+            cycle = " -> ".join(f"{f}:{n}" for f, n in (*seen, (where, name)))
+            raise ConfigError(f"{where}: services.{name}.extends", f"extends cycle: {cycle}", "break the cycle")
+        file = extends.get("file") if isinstance(extends, dict) else None
+        if file is not None:
+            if source.open_file is None:
+                raise ConfigError(f"{where}: services.{name}.extends",
+                                  "extends from another file needs its contents",
+                                  "pass read_file= to load_compose, or move the base service into this file")
+            other = source.open_file(str(file))
+            if ref not in (other.services or {}):
+                raise ConfigError(f"{where}: services.{name}.extends",
+                                  f'cannot extend service "{name}": service "{ref}" not found in {other.filename}',
+                                  f"define services.{ref} in {other.filename}")
+            base = resolve_extends(other, (*seen, (where, name)))[ref]
+        else:
+            if ref not in resolved:
+                raise ConfigError(f"{where}: services.{name}.extends",
+                                  f'cannot extend service "{name}": service "{ref}" not found',
+                                  f"define services.{ref} in {where}")
+            base = resolve(ref, (*seen, (where, name)))
         if base is None:
             return service
-        source = apply_resets({"services": {name: copy.deepcopy(base)}}, resets)["services"][name]
-        merged = merge_values(source, service, ("services", "x"))
+        copied = apply_resets({"services": {name: copy.deepcopy(base)}}, source.resets)["services"][name]
+        merged = merge_values(copied, service, ("services", "x"))
         merged.pop("extends", None)
         resolved[name] = merged
         return merged
 
-    for name in services:
-        resolve(name, ())
+    for name in source.services:
+        resolve(name, chain)
     return resolved

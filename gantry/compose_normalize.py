@@ -192,8 +192,13 @@ def _maybe_external(value: object, _path: tuple) -> object:
     return value
 
 
+def _build(value: object, _path: tuple) -> object:
+    return {"context": value} if isinstance(value, str) else value
+
+
 CANONICAL: tuple[tuple[tuple[str, ...], Callable[[object, tuple], object]], ...] = tuple(
     (tuple(pattern.split(".")), rule) for pattern, rule in (
+        ("services.*.build", _build),
         ("services.*.depends_on", _depends_on),
         ("services.*.env_file", _env_file),
         ("services.*.label_file", _string_or_list),

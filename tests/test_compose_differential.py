@@ -13,6 +13,14 @@ Normalisations (each is a deliberate, explained difference; anything else is a b
   N3  Errors: only the outcome is compared. Our messages are ours by design (file, key path, hint).
   N4  Warnings (unset variables, obsolete `version`) are not compared: the binary logs them to
       stderr with timestamps; ours are returned in `ComposeModel.warnings`.
+  N5  `extra_hosts`: when files spell one pair two ways (`db:10.0.0.1` and `db=10.0.0.1`) the binary
+      prints it twice, and its own schema (uniqueItems) then rejects that output on reload. We print
+      it once; the comparison drops the binary's repeats.
+
+Round-trip tests (our render_yaml fed back to the binary) add one more:
+  R1  Ports: compose-go keys a long port with an int `published` apart from the same port with a
+      string one, so both survive the merge (we keep both too, as the binary does); on reload both
+      are strings and collapse into one. The round trip compares ports without exact repeats.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 
-from gantry.compose import SourceFile, load_compose, render_json
+from gantry.compose import SourceFile, load_compose, render_json, render_yaml
 from gantry.errors import GantryError, ProblemList
 
 pytestmark = pytest.mark.compose
@@ -60,6 +68,7 @@ class Case:
     env: dict = field(default_factory=dict)
     profiles: tuple[str, ...] = ()
     no_interpolate: bool = False
+    extra: tuple[tuple[str, str], ...] = ()  # other files in the project dir (extends.file targets)
 
 
 @dataclass(frozen=True)
@@ -89,7 +98,7 @@ def run_ours(case: Case, project: Path) -> Outcome:
     files = [SourceFile(f"compose{i}.yml", text) for i, text in enumerate(case.files)]
     try:
         model = load_compose(files, env.get, project_dir=str(project), profiles=case.profiles,
-                             interpolate=not case.no_interpolate)
+                             interpolate=not case.no_interpolate, read_file=lambda p: Path(p).read_text())
     except (GantryError, ProblemList) as exc:
         return Outcome(False, str(exc))
     return Outcome(True, _normalise(json.loads(render_json(model)), ours=not case.no_interpolate))
@@ -103,6 +112,8 @@ def _normalise(tree: object, *, ours: bool) -> object:
                 key = key.replace("$", "$$")
             if key == "cpus" and isinstance(value, (int, float)):  # N2
                 value = struct.unpack("f", struct.pack("f", value))[0]
+            if key == "extra_hosts" and isinstance(value, list):  # N5
+                value = sorted(set(value))
             result[key] = _normalise(value, ours=ours)
         return result
     if isinstance(tree, list):
@@ -117,6 +128,9 @@ def compare(case: Case) -> tuple[Outcome, Outcome]:
         project.mkdir()
         for i, text in enumerate(case.files):
             (project / f"compose{i}.yml").write_text(text)
+        for name, text in case.extra:
+            (project / name).parent.mkdir(parents=True, exist_ok=True)
+            (project / name).write_text(text)
         return run_binary(case, project), run_ours(case, project)
 
 
@@ -135,7 +149,8 @@ def _load_cases() -> list:
     for path in sorted(CASES_DIR.glob("*.yml")):
         spec = yaml.safe_load(path.read_text())
         case = Case(tuple(spec["files"]), {k: str(v) for k, v in (spec.get("env") or {}).items()},
-                    tuple(spec.get("profiles") or ()), bool(spec.get("no_interpolate")))
+                    tuple(spec.get("profiles") or ()), bool(spec.get("no_interpolate")),
+                    tuple((spec.get("extra_files") or {}).items()))
         params.append(pytest.param(case, spec.get("expect_error", False), id=path.stem))
     return params
 
@@ -154,6 +169,56 @@ def test_compose_differential_example_app() -> None:
     for overlay in ("docker-compose.prod.yml", "docker-compose.dev.yml"):
         files = ((root / "docker-compose.yml").read_text(), (root / overlay).read_text())
         assert_same(Case(files, {"DB_PASSWORD": "pw", "API_TOKEN": "t", "WEB_PORT": "8081"}))
+
+
+def _rendered_roundtrip(case: Case, keep: frozenset[str] = frozenset()) -> tuple[Outcome, Outcome]:
+    """The binary on the original files, and the binary on our render_yaml of them."""
+    _counter["cases"] += 1
+    with tempfile.TemporaryDirectory(prefix="gantry-rt-") as tmp:
+        project = Path(tmp) / "proj"
+        project.mkdir()
+        for i, text in enumerate(case.files):
+            (project / f"compose{i}.yml").write_text(text)
+        for name, text in case.extra:
+            (project / name).parent.mkdir(parents=True, exist_ok=True)
+            (project / name).write_text(text)
+        original = run_binary(case, project)
+        env = {"HOME": HOME, "PWD": str(project), **case.env}
+        files = [SourceFile(f"compose{i}.yml", t) for i, t in enumerate(case.files)]
+        model = load_compose(files, env.get, project_dir=str(project), profiles=case.profiles, keep=keep,
+                             read_file=lambda p: Path(p).read_text())
+        for i in range(len(case.files)):
+            (project / f"compose{i}.yml").unlink()
+        (project / "compose0.yml").write_text(render_yaml(model))
+        return original, run_binary(Case(("rendered",), case.env, case.profiles), project)
+
+
+@pytest.mark.parametrize(("case", "expect_error"),
+                         [p for p in _load_cases() if not p.values[1] and not p.values[0].no_interpolate])
+def test_compose_render_roundtrip_trap(case: Case, expect_error: bool) -> None:
+    """What we render loads in the binary to the same project as the original files."""
+    original, rendered = _rendered_roundtrip(case)
+    assert rendered.ok, rendered.data
+    assert _unique_ports(rendered.data) == _unique_ports(original.data)
+
+
+def _unique_ports(tree: dict) -> dict:
+    """R1: drop exact repeats from every service's ports."""
+    services = {}
+    for name, service in tree.get("services", {}).items():
+        ports = [p for i, p in enumerate(service.get("ports", [])) if p not in service["ports"][:i]]
+        services[name] = {**service, "ports": ports} if ports else service
+    return {**tree, "services": services}
+
+
+def test_compose_render_roundtrip_keeps_secrets_for_the_host() -> None:
+    """Kept secrets are rendered as ${NAME}: the host's env fills them in to the same project."""
+    root = Path(__file__).parent.parent / "compose"
+    files = ((root / "docker-compose.yml").read_text(), (root / "docker-compose.prod.yml").read_text())
+    case = Case(files, {"DB_PASSWORD": "pa$$w0rd \"quoted\"", "API_TOKEN": "t0k$n"})
+    original, rendered = _rendered_roundtrip(case, keep=frozenset({"DB_PASSWORD", "API_TOKEN"}))
+    assert rendered.ok, rendered.data
+    assert rendered.data == original.data
 
 
 # --- generated cases ------------------------------------------------------------------------------

@@ -240,3 +240,26 @@ def test_render_no_interpolate_keeps_templates_verbatim() -> None:
 ])
 def test_go_float_matches_go_fmt(value: float, want: str) -> None:
     assert go_float(value) == want
+
+
+def test_load_refuses_env_file() -> None:
+    with pytest.raises(ConfigError) as info:
+        load("services:\n  s:\n    image: x\n    env_file: ./app.env\n")
+    assert info.value.where == "services.s.env_file"
+
+
+def test_load_extends_other_file_through_read_file() -> None:
+    files = {"/srv/proj/base/common.yml": "services:\n  b:\n    image: base\n    volumes: [./data:/data]\n"}
+    model = load("services:\n  s:\n    extends: {file: base/common.yml, service: b}\n    user: '1'\n",
+                 read_file=lambda path: files[path])
+    service = model.data["services"]["s"]
+    assert (service["image"], service["user"]) == ("base", "1")
+    assert service["volumes"][0]["source"] == "/srv/proj/base/data"
+
+
+def test_load_extends_unreadable_file_is_a_config_error() -> None:
+    def missing(path: str) -> str:
+        raise FileNotFoundError(2, "No such file or directory", path)
+    with pytest.raises(ConfigError) as info:
+        load("services:\n  s:\n    extends: {file: nope.yml, service: b}\n", read_file=missing)
+    assert "cannot read /srv/proj/nope.yml" in info.value.what
