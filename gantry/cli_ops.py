@@ -37,6 +37,12 @@ def _raise_first(outcomes) -> None:
         raise errors[0]
 
 
+def _url(ip: str, port: int, address: str) -> str:
+    """Where a published port answers: the host's address for a wildcard bind, else the bound address."""
+    host = address if ip in ("", "0.0.0.0", "::") else ip
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+
+
 @task(help={"env": "environment name", "json": "print a JSON document on stdout"})
 @user_errors
 def status(c, env=None, json=False):
@@ -48,25 +54,28 @@ def status(c, env=None, json=False):
         return parse_facts(conn.run(commands.facts(layout, project), step="status", check=False).stdout)
 
     outcomes = _each_host(environment, facts)
+    addresses = {h.label: h.address for h in environment.hosts}
     doc = {"environment": environment.name, "hosts": []}
     rows = []
     for o in outcomes:
         if o.error:
             doc["hosts"].append({"host": o.host, "error": str(o.error)})
-            rows.append((o.host, "-", "unreachable", "-"))
+            rows.append((o.host, "-", "unreachable", "-", "-"))
             continue
         f = o.value
-        containers = [{"service": x.service, "name": x.name, "state": x.state, "health": x.health}
+        containers = [{"service": x.service, "name": x.name, "state": x.state, "health": x.health,
+                       "urls": list(dict.fromkeys(_url(ip, port, addresses[o.host]) for ip, port in x.published))}
                       for x in f.containers]
         lock = lock_holder(f.lock) if f.lock is not None else ""
         doc["hosts"].append({"host": o.host, "release": f.current, "releases": list(f.releases),
                              "containers": containers, "lock": lock})
         health = ", ".join(f"{x.service}:{x.health or x.state}" for x in f.containers) or "no containers"
-        rows.append((o.host, f.current or "(none)", health, lock or "-"))
+        urls = " ".join(u for c in containers for u in c["urls"]) or "-"
+        rows.append((o.host, f.current or "(none)", health, urls, lock or "-"))
     if json:
         output.print_json(doc)
     else:
-        print(output.table(rows, ("host", "release", "services", "lock")))
+        print(output.table(rows, ("host", "release", "services", "urls", "lock")))
     _raise_first(outcomes)
 
 

@@ -21,6 +21,7 @@ class Container:
     health: str = ""  # "" (no healthcheck) | starting | healthy | unhealthy
     exit_code: int = 0
     id: str = ""
+    published: tuple[tuple[str, int], ...] = ()  # (host ip, host port) of each published TCP port
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ def parse_ps(text: str) -> tuple[Container, ...]:
             health=str(r.get("Health", "")).lower(),
             exit_code=int(r.get("ExitCode") or 0),
             id=r.get("ID", ""),
+            published=tuple(sorted({(str(p.get("URL", "")), int(p["PublishedPort"])) for p in r.get("Publishers") or []
+                                    if p.get("PublishedPort") and p.get("Protocol", "tcp") == "tcp"})),
         )
         for r in rows
     ]
