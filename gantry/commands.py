@@ -21,6 +21,7 @@ from gantry.shell import (
     append_to,
     argv,
     or_else,
+    pipe,
     quiet,
     sequence,
     write_to,
@@ -129,6 +130,16 @@ def compose_stop(project: str, layout: Layout, rid: str, services: Sequence[str]
 def compose_ps(project: str) -> Argv:
     """Every container of the project, one JSON object per line (Compose v2)."""
     return argv("docker", "compose", "-p", project, "ps", "--all", "--format", "json")
+
+
+def health_poll(project: str) -> Command:
+    """One round trip per poll: container states and health, then their restart counts."""
+    return sequence(
+        marker("ps"), compose_ps(project),
+        marker("restarts"), pipe(argv("docker", "compose", "-p", project, "ps", "--all", "--quiet"),
+                                 argv("xargs", "-r", "docker", "inspect", "--format", "{{.Name}} {{.RestartCount}}")),
+        marker("end"),
+    )
 
 
 def inspect_health(containers: Sequence[str]) -> Argv:

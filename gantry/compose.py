@@ -29,14 +29,13 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import yaml
 
 from gantry import compose_merge as merge
-from gantry.compose_bind import bind_resource, bind_service
+from gantry.compose_bind import bind_resource, bind_service, check_consistency, used_resources
 from gantry.compose_normalize import canonical, check_scalars, check_unique_items
 from gantry.errors import ConfigError, ProblemList
 from gantry.interpolate import SENTINEL_OPEN, SENTINEL_RE, Lookup, VarRef, interpolate_tree, path_matches
@@ -249,10 +248,10 @@ def _finish(model: dict, name: str, project_dir: str, profiles: frozenset[str], 
                                   "compose inlines those files on the deploy machine; use environment:/labels:"
                                   " and the environment's secrets file instead")
     bound = {key: bind_service(service, ("services", key)) for key, service in services.items()}
-    used = _used_resources(bound)
+    used = used_resources(bound)
     if "default" in used["networks"] and "default" not in resources["networks"]:
         resources["networks"]["default"] = None
-    _check_consistency(bound, resources)
+    check_consistency(bound, resources)
     project: dict = {"name": name, "services": bound}
     for kind in _RESOURCES:
         kept = {}
@@ -321,92 +320,6 @@ def _resolve_environment(service: dict, name: str, ctx: _Context) -> dict:
             env = [f"{key}={found}" if e == key else e for e in env]
     return {**service, "environment": resolved if resolved is not None else env} if env is not None \
         else service
-
-
-def _used_resources(services: dict) -> dict[str, set[str]]:
-    used: dict[str, set[str]] = {kind: set() for kind in _RESOURCES}
-    for service in services.values():
-        used["networks"].update(service.get("networks") or {})
-        used["volumes"].update(v["source"] for v in service.get("volumes") or []
-                               if v.get("type") == "volume" and v.get("source"))
-        used["secrets"].update(s.get("source") for s in service.get("secrets") or [])
-        used["configs"].update(c.get("source") for c in service.get("configs") or [])
-    return used
-
-
-def _f32(value: object) -> float:
-    return struct.unpack("f", struct.pack("f", float(value)))[0]  # type: ignore[arg-type]
-
-
-def _consistency_problem(key: str, service: dict, services: dict, resources: dict) -> str | None:
-    """compose-go loader/validate.go checkConsistency, for one service."""
-    if "image" not in service and "build" not in service and "provider" not in service:
-        return f'service "{key}" has neither an image nor a build context specified'
-    if service.get("network_mode") and service.get("networks"):
-        return f"service {key} declares mutually exclusive `network_mode` and `networks`"
-    for kind, names in _used_resources({key: service}).items():
-        for ref in sorted(names):
-            if ref not in resources[kind]:
-                return f'service "{key}" refers to undefined {kind[:-1]} {ref}'
-    test = (service.get("healthcheck") or {}).get("test") or []
-    if test and test[0] not in ("CMD", "CMD-SHELL", "NONE"):
-        return 'healthcheck.test must start either by "CMD", "CMD-SHELL" or "NONE"'
-    for dep, cfg in (service.get("depends_on") or {}).items():
-        if dep not in services and (cfg or {}).get("required", True):
-            return f'service "{key}" depends on undefined service "{dep}"'
-    deploy = service.get("deploy") or {}
-    limits = (deploy.get("resources") or {}).get("limits")
-    reservations = (deploy.get("resources") or {}).get("reservations")
-    if "scale" in service and "replicas" in deploy and service["scale"] != deploy["replicas"]:
-        return f"services.{key}: can't set distinct values on 'scale' and 'deploy.replicas'"
-    pairs = (("cpus", limits, "cpus", "deploy.resources.limits.cpus"),
-             ("mem_limit", limits, "memory", "deploy.resources.limits.memory"),
-             ("mem_reservation", reservations, "memory", "deploy.resources.reservations.memory"),
-             ("pids_limit", limits, "pids", "deploy.resources.limits.pids"))
-    for own, section, field, where in pairs:
-        if own in service and "deploy" in service and section is not None:
-            mine, theirs = service[own], section.get(field, 0)
-            if (_f32(mine) != _f32(theirs or 0)) if own == "cpus" else str(mine) != str(theirs or 0):
-                return f"services.{key}: can't set distinct values on '{own}' and '{where}'"
-    mounts: dict[str, str] = {}
-    targets = [(f"tmpfs[{i}]", t.split(":", 1)[0]) for i, t in enumerate(service.get("tmpfs") or [])]
-    targets += [(f"volumes[{i}]", v.get("target", "")) for i, v in enumerate(service.get("volumes") or [])]
-    for loc, target in targets:
-        if target in mounts:
-            return f"services.{key}.{loc}: target {target} already mounted as services.{key}.{mounts[target]}"
-        mounts[target] = loc
-    return None
-
-
-def _check_consistency(services: dict, resources: dict) -> None:
-    for key, service in services.items():
-        problem = _consistency_problem(key, service, services, resources)
-        if problem:
-            raise ConfigError(f"services.{key}", problem, "fix the service definition")
-    for key, secret in resources["secrets"].items():
-        if not (secret or {}).get("external") and not (secret or {}).get("file") \
-                and not (secret or {}).get("environment"):
-            raise ConfigError(f"secrets.{key}", f'secret "{key}" must declare either `file` or `environment`',
-                              "add file: or environment:")
-    _check_cycles(services)
-
-
-def _check_cycles(services: dict) -> None:
-    state: dict[str, int] = {}
-
-    def visit(name: str, chain: tuple) -> None:
-        if state.get(name) == 2 or name not in services:
-            return
-        if state.get(name) == 1:
-            raise ConfigError(f"services.{name}.depends_on", f"dependency cycle detected: {' -> '.join(chain)}",
-                              "remove one of the depends_on entries")
-        state[name] = 1
-        for dep in services[name].get("depends_on") or {}:
-            visit(dep, (*chain, dep))
-        state[name] = 2
-
-    for name in services:
-        visit(name, (name,))
 
 
 # --- rendering ---------------------------------------------------------------------------------

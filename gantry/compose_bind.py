@@ -9,6 +9,7 @@ durations are Go durations, `deploy.resources` and `deploy.placement` are always
 from __future__ import annotations
 
 import ipaddress
+import struct
 from collections.abc import Callable
 
 from gantry.compose_merge import go_string
@@ -194,6 +195,9 @@ SERVICE_FIELDS: dict[str, Converter] = {
     "container_name": _str, "deploy": _DEPLOY, "device_cgroup_rules": _strings, "dns": _strings,
     "dns_opt": _strings, "dns_search": _strings, "domainname": _str, "entrypoint": _command,
     "environment": lambda v, p: string_map(v, p, keep_null=True) or _OMIT,
+    "build": _struct({"args": lambda v, p: string_map(v, p, keep_null=True) or _OMIT, "labels": _mapping,
+                      "extra_hosts": _extra_hosts, "tags": _strings, "platforms": _strings,
+                      "cache_from": _strings, "cache_to": _strings, "shm_size": _bytes}, keep_empty=True),
     "expose": _strings, "external_links": _strings, "extra_hosts": _extra_hosts, "group_add": _strings,
     "hostname": _str, "image": _str, "init": _bool_ptr, "ipc": _str, "isolation": _str,
     "healthcheck": _struct({"test": _healthcheck_test, "timeout": _duration, "interval": _duration,
@@ -234,3 +238,94 @@ def bind_resource(kind: str, value: dict, path: tuple) -> dict:
     if kind == "secrets":
         result.pop("content", None)
     return result
+
+
+# --- consistency (compose-go loader/validate.go) --------------------------------------------------
+
+
+def used_resources(services: dict) -> dict[str, set[str]]:
+    """Names of the top-level networks, volumes, secrets and configs the bound services use."""
+    used: dict[str, set[str]] = {kind: set() for kind in ("networks", "volumes", "secrets", "configs")}
+    for service in services.values():
+        used["networks"].update(service.get("networks") or {})
+        used["volumes"].update(v["source"] for v in service.get("volumes") or []
+                               if v.get("type") == "volume" and v.get("source"))
+        used["secrets"].update(s.get("source") for s in service.get("secrets") or [])
+        used["configs"].update(c.get("source") for c in service.get("configs") or [])
+    return used
+
+
+def _f32(value: object) -> float:
+    return struct.unpack("f", struct.pack("f", float(value)))[0]  # type: ignore[arg-type]
+
+
+def _consistency_problem(key: str, service: dict, services: dict, resources: dict) -> str | None:
+    """compose-go loader/validate.go checkConsistency, for one service."""
+    if "image" not in service and "build" not in service and "provider" not in service:
+        return f'service "{key}" has neither an image nor a build context specified'
+    if service.get("network_mode") and service.get("networks"):
+        return f"service {key} declares mutually exclusive `network_mode` and `networks`"
+    for kind, names in used_resources({key: service}).items():
+        for ref in sorted(names):
+            if ref not in resources[kind]:
+                return f'service "{key}" refers to undefined {kind[:-1]} {ref}'
+    test = (service.get("healthcheck") or {}).get("test") or []
+    if test and test[0] not in ("CMD", "CMD-SHELL", "NONE"):
+        return 'healthcheck.test must start either by "CMD", "CMD-SHELL" or "NONE"'
+    for dep, cfg in (service.get("depends_on") or {}).items():
+        if dep not in services and (cfg or {}).get("required", True):
+            return f'service "{key}" depends on undefined service "{dep}"'
+    deploy = service.get("deploy") or {}
+    limits = (deploy.get("resources") or {}).get("limits")
+    reservations = (deploy.get("resources") or {}).get("reservations")
+    if "scale" in service and "replicas" in deploy and service["scale"] != deploy["replicas"]:
+        return f"services.{key}: can't set distinct values on 'scale' and 'deploy.replicas'"
+    pairs = (("cpus", limits, "cpus", "deploy.resources.limits.cpus"),
+             ("mem_limit", limits, "memory", "deploy.resources.limits.memory"),
+             ("mem_reservation", reservations, "memory", "deploy.resources.reservations.memory"),
+             ("pids_limit", limits, "pids", "deploy.resources.limits.pids"))
+    for own, section, field, where in pairs:
+        if own in service and "deploy" in service and section is not None:
+            mine, theirs = service[own], section.get(field, 0)
+            if (_f32(mine) != _f32(theirs or 0)) if own == "cpus" else str(mine) != str(theirs or 0):
+                return f"services.{key}: can't set distinct values on '{own}' and '{where}'"
+    mounts: dict[str, str] = {}
+    targets = [(f"tmpfs[{i}]", t.split(":", 1)[0]) for i, t in enumerate(service.get("tmpfs") or [])]
+    targets += [(f"volumes[{i}]", v.get("target", "")) for i, v in enumerate(service.get("volumes") or [])]
+    for loc, target in targets:
+        if target in mounts:
+            return f"services.{key}.{loc}: target {target} already mounted as services.{key}.{mounts[target]}"
+        mounts[target] = loc
+    return None
+
+
+def check_consistency(services: dict, resources: dict) -> None:
+    """compose-go checkConsistency over the bound, profile-filtered services."""
+    for key, service in services.items():
+        problem = _consistency_problem(key, service, services, resources)
+        if problem:
+            raise ConfigError(f"services.{key}", problem, "fix the service definition")
+    for key, secret in resources["secrets"].items():
+        if not (secret or {}).get("external") and not (secret or {}).get("file") \
+                and not (secret or {}).get("environment"):
+            raise ConfigError(f"secrets.{key}", f'secret "{key}" must declare either `file` or `environment`',
+                              "add file: or environment:")
+    _check_cycles(services)
+
+
+def _check_cycles(services: dict) -> None:
+    state: dict[str, int] = {}
+
+    def visit(name: str, chain: tuple) -> None:
+        if state.get(name) == 2 or name not in services:
+            return
+        if state.get(name) == 1:
+            raise ConfigError(f"services.{name}.depends_on", f"dependency cycle detected: {' -> '.join(chain)}",
+                              "remove one of the depends_on entries")
+        state[name] = 1
+        for dep in services[name].get("depends_on") or {}:
+            visit(dep, (*chain, dep))
+        state[name] = 2
+
+    for name in services:
+        visit(name, (name,))

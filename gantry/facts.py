@@ -7,7 +7,7 @@ releases printed one JSON array. Both are accepted.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gantry.commands import MARK
 from gantry.release import hash_of_release_id
@@ -22,6 +22,7 @@ class Container:
     exit_code: int = 0
     id: str = ""
     published: tuple[tuple[str, int], ...] = ()  # (host ip, host port) of each published TCP port
+    restarts: int = 0  # Docker's RestartCount: a container recreated by `up` starts at 0
 
 
 @dataclass(frozen=True)
@@ -198,3 +199,20 @@ def parse_image_digests(lines: list[str], images: tuple[str, ...] | list[str]) -
                 if mine:
                     out[ref] = mine[0]
     return out
+
+
+def parse_restarts(lines: list[str]) -> dict[str, int]:
+    """`docker inspect --format '{{.Name}} {{.RestartCount}}'` lines -> container name -> count."""
+    out: dict[str, int] = {}
+    for line in lines:
+        name, _, count = line.strip().rpartition(" ")
+        if name and count.isdigit():
+            out[name.lstrip("/")] = int(count)
+    return out
+
+
+def parse_health_poll(text: str) -> tuple[Container, ...]:
+    """The health poll's output: compose ps JSON, then each container's restart count."""
+    s = split_sections(text)
+    restarts = parse_restarts(s.get("restarts", []))
+    return tuple(replace(c, restarts=restarts.get(c.name, 0)) for c in parse_ps("\n".join(s.get("ps", []))))

@@ -128,6 +128,8 @@ def _container_verdict(c: Container, spec: ServiceSpec, since: float | None, now
                        settle: float) -> Verdict:
     if c.state == "restarting":
         return Failed(f"container {c.name} is restarting (it crashed)", spec.name, c.name)
+    if c.restarts > 0:
+        return Failed(f"container {c.name} restarted {c.restarts} time(s) (it crashed)", spec.name, c.name)
     if c.state in ("exited", "dead"):
         if c.exit_code == 0 and spec.one_shot:
             return Healthy(f"{c.name} completed")

@@ -25,9 +25,9 @@ from gantry.facts import (
     LockInfo,
     Preflight,
     parse_facts,
+    parse_health_poll,
     parse_image_digests,
     parse_preflight,
-    parse_ps,
     split_sections,
 )
 from gantry.health import Failed, ServiceSpec, Verdict, deadline_for, service_specs, wait_healthy
@@ -148,8 +148,7 @@ class HostSession:
         deadline = self.health.timeout or deadline_for(specs, self.health.settle, self.health.margin)
 
         def poll():
-            out = self.conn.run(commands.compose_ps(self.project), step="health")
-            return parse_ps(out.stdout)
+            return parse_health_poll(self.conn.run(commands.health_poll(self.project), step="health").stdout)
 
         return self.step("health", lambda: wait_healthy(poll, specs, interval=self.health.interval,
                                                         deadline=deadline, settle=self.health.settle,

@@ -4,7 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from gantry.facts import Preflight, parse_facts, parse_image_digests, parse_lock, parse_preflight, parse_ps
+from gantry.facts import (
+    Preflight,
+    parse_facts,
+    parse_health_poll,
+    parse_image_digests,
+    parse_lock,
+    parse_preflight,
+    parse_ps,
+)
 from gantry.policy.host import check_host
 
 CAPTURED = Path(__file__).resolve().parent / "captured"
@@ -69,3 +77,12 @@ def test_facts_host_rule_override_lowers_or_silences():
     pre = parse_preflight((CAPTURED / "preflight-docker20.10-compose2.40.3.txt").read_text())
     assert [f.severity for f in check_host("h", pre, "prod", overrides={"HOST-MAC-MISSING": "warn"})] == ["warn"]
     assert check_host("h", pre, "prod", overrides={"HOST-MAC-MISSING": "off"}) == []
+
+
+def test_facts_health_poll_merges_restart_counts():
+    text = ('--gantry:ps\n{"ID":"a","Name":"p-web-1","Service":"web","State":"running","Health":"healthy",'
+            '"ExitCode":0,"Publishers":[{"URL":"0.0.0.0","TargetPort":8080,"PublishedPort":8080,"Protocol":"tcp"},'
+            '{"URL":"::","TargetPort":8080,"PublishedPort":8080,"Protocol":"tcp"}]}\n'
+            '--gantry:restarts\n/p-web-1 2\n--gantry:end\n')
+    (web,) = parse_health_poll(text)
+    assert web.restarts == 2 and web.published == (("0.0.0.0", 8080), ("::", 8080))

@@ -10,8 +10,8 @@ WORKER = ServiceSpec("worker", has_healthcheck=False)
 MIGRATE = ServiceSpec("migrate", one_shot=True)
 
 
-def c(service, state="running", health="", code=0, name=None):
-    return Container(name or f"p-{service}-1", service, state, health, code, id=name or service)
+def c(service, state="running", health="", code=0, name=None, restarts=0):
+    return Container(name or f"p-{service}-1", service, state, health, code, id=name or service, restarts=restarts)
 
 
 @pytest.mark.parametrize("containers, specs, since, expected", [
@@ -27,8 +27,9 @@ def c(service, state="running", health="", code=0, name=None):
     ((c("migrate", state="exited", code=2),), (MIGRATE,), {}, Failed),
     ((c("worker", state="exited", code=0),), (WORKER,), {}, Failed),  # a long-running service must not exit
     ((c("web", health="healthy"), c("worker", state="restarting")), (WEB, WORKER), {}, Failed),
+    ((c("worker", restarts=1),), (WORKER,), {"worker": 0.0}, Failed),  # crashed and came back between polls
 ], ids=["healthy", "starting", "unhealthy", "restarting", "exited", "no-container", "settling", "settled",
-        "one-shot-done", "one-shot-failed", "daemon-exited-0", "one-of-two-fails"])
+        "one-shot-done", "one-shot-failed", "daemon-exited-0", "one-of-two-fails", "restarted-between-polls"])
 def test_health_verdict(containers, specs, since, expected):
     assert isinstance(verdict(containers, specs, since, 10.0, 3.0), expected)
 
