@@ -302,24 +302,46 @@ def _null_empty_lists(value: object, path: tuple) -> object:
 
 
 def _resolve_environment(service: dict, name: str, ctx: _Context) -> dict:
-    """An environment entry without a value takes the variable's value (never a kept one)."""
-    env = service.get("environment")
-    pairs = env.items() if isinstance(env, dict) else [(e, None) for e in env or [] if isinstance(e, str)
-                                                       and "=" not in e]
-    resolved = dict(env) if isinstance(env, dict) else None
-    for key, value in pairs:
-        if value is not None:
-            continue
+    """Entries without a value take the variable's value (compose loader/normalize.go `resolve`).
+
+    An unset one stays null in `environment` and is dropped from `build.args`; a kept (secret)
+    variable is never resolved here, so the host fills it in.
+    """
+    service = dict(service)
+    if service.get("environment") is not None:
+        service["environment"] = _resolve_entries(service["environment"], f"services.{name}.environment",
+                                                  ctx, keep_unset=True)
+    build = service.get("build")
+    if isinstance(build, dict) and build.get("args") is not None:
+        service["build"] = {**build, "args": _resolve_entries(build["args"], f"services.{name}.build.args",
+                                                              ctx, keep_unset=False)}
+    return service
+
+
+def _resolve_entries(entries: object, where: str, ctx: _Context, *, keep_unset: bool) -> object:
+    def value_of(key: str) -> str | None:
         found = ctx.lookup(key)
-        ctx.references.append(VarRef(key, f"services.{name}.environment.{key}", False, found is not None))
-        if found is None or key in ctx.keep:
-            continue
-        if resolved is not None:
-            resolved[key] = found
-        else:
-            env = [f"{key}={found}" if e == key else e for e in env]
-    return {**service, "environment": resolved if resolved is not None else env} if env is not None \
-        else service
+        ctx.references.append(VarRef(key, f"{where}.{key}", False, found is not None))
+        return None if key in ctx.keep else found
+
+    if isinstance(entries, dict):
+        resolved = {}
+        for key, value in entries.items():
+            value = value if value is not None else value_of(key)
+            if value is not None or keep_unset:
+                resolved[key] = value
+        return resolved
+    if isinstance(entries, list):
+        result = []
+        for entry in entries:
+            if isinstance(entry, str) and "=" not in entry:
+                found = value_of(entry)
+                if found is None and not keep_unset and entry not in ctx.keep:
+                    continue
+                entry = entry if found is None else f"{entry}={found}"
+            result.append(entry)
+        return result
+    return entries
 
 
 # --- rendering ---------------------------------------------------------------------------------
