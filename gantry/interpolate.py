@@ -272,12 +272,16 @@ def interpolate_tree(data: object, lookup: Lookup, *, filename: str, keep: froze
                 "secrets can only be passed through in string fields such as environment"))
             return value
         try:
-            return cast(text)
+            typed = cast(text)
         except ValueError as exc:
             result.errors.append(InterpolationError(
                 where(path), f"failed to cast to expected type: {exc}",
                 "the value after substitution must fit the field's type"))
             return value
+        if cast is _to_bool and text.lower() not in ("true", "false"):
+            result.warnings.append(f"{where(path)}: {text!r} for boolean is not supported by YAML 1.2, "
+                                   "please use `true` or `false`")
+        return typed
 
     result.data = walk(data, ())
     return result
