@@ -29,6 +29,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--hosts", default="1,3,10", help="host counts, comma separated (default 1,3,10)")
     p.add_argument("--runs", type=int, default=3, help="timed runs per tool, host count and kind (default 3)")
     p.add_argument("--root", default=str(REPO), help="project root holding tasks.py (default: this repo)")
+    p.add_argument("--ansible-runs", type=int, default=2, help="timed runs per Ansible row (default 2: it is slow)")
     p.add_argument("--ansible", help="ansible-playbook to use (default: on PATH or in .gantry/bench/ansible-venv)")
     p.add_argument("--no-ansible", action="store_true", help="skip the Ansible rows")
     p.add_argument("--lab-wait", type=float, default=900, help="wait this long for another project's lab (s)")
@@ -63,7 +64,8 @@ def record(samples: list[Sample], sample: Sample) -> Sample:
     return sample
 
 
-def bench_hosts(setup: Setup, releases: list[Path], runs: int, smoke: bool, samples: list[Sample]) -> None:
+def bench_hosts(setup: Setup, releases: list[Path], runs: int, ansible_runs: int, smoke: bool,
+                samples: list[Sample]) -> None:
     """Every tool on the current lab: an untimed first deploy, then `runs` × (changed, no-change)."""
     versions = [p.name for p in releases]
     fleet.clear_containers(setup.lab)
@@ -91,9 +93,10 @@ def bench_hosts(setup: Setup, releases: list[Path], runs: int, smoke: bool, samp
     if setup.ansible:
         fleet.clear_containers(setup.lab)
         tools.write_inventory(setup)
-        for pipelining in (False, True):
-            tools.ansible(setup, releases[0], "warm-up", pipelining=pipelining)
-            for k in range(1, runs + 1):
+        tools.ansible(setup, releases[0], "warm-up", pipelining=False)
+        # 1..n without pipelining, then n-1..0 with: each run changes from the one before, no second warm-up
+        for pipelining, order in ((False, range(1, ansible_runs + 1)), (True, range(ansible_runs - 1, -1, -1))):
+            for k in order:
                 record(samples, tools.ansible(setup, releases[k], "changed", pipelining=pipelining))
                 record(samples, tools.ansible(setup, releases[k], "no-change", pipelining=pipelining))
     fleet.clear_containers(setup.lab)
@@ -136,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             setup = Setup(root, work, lab, inv, ansible)
             if not machine:
                 machine = fleet.describe_machine(lab, ansible)
-            bench_hosts(setup, releases, args.runs, args.smoke, samples)
+            bench_hosts(setup, releases, args.runs, min(args.ansible_runs, args.runs), args.smoke, samples)
     except BenchError as exc:
         fleet.log(f"FAILED: {exc}")
         return 1

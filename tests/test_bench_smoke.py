@@ -19,8 +19,12 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def project(tmp_path):
-    """A copy of the project, so the benchmark's lab and secrets file are its own."""
+def project(tmp_path_factory):
+    """A copy of the project, so the benchmark's lab and secrets file are its own.
+
+    A short directory name: the lab's engines put unix sockets under it (108-byte path limit).
+    """
+    tmp_path = tmp_path_factory.mktemp("bench")
     for name in ("tasks.py", "secrets.example.env"):
         shutil.copy(REPO / name, tmp_path / name)
     for name in ("environments", "compose", "example"):
