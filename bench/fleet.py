@@ -105,11 +105,12 @@ def describe_machine(lab: Lab, ansible: str | None) -> dict[str, str]:
         "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
         "kernel": platform.release(),
         "os": _os_name(),
-        "docker": f"CLI {_out(['docker', 'version', '--format', '{{.Client.Version}}'])}, engine "
+        "docker": f"CLI {_out(['docker', 'version', '--format', '{{.Client.Version}}'], engine)}, engine "
                   f"{_out(['docker', 'version', '--format', '{{.Server.Version}}'], engine)}",
         "compose": _out(["docker", "compose", "version", "--short"]),
         "openssh": _out(["sh", "-c", "ssh -V 2>&1"]),
         "python": platform.python_version(),
+        "gantry": _out(["git", "-C", str(lab.root), "describe", "--always", "--dirty"]),
         "load average at start": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
     }
     if ansible:

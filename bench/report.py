@@ -128,7 +128,8 @@ Gantry uploads) of the example app (web with an HTTP health check, worker with a
 interval 1 s, start period 5 s) and waits until every container is healthy. *changed* changes `APP_VERSION`
 (every container is recreated); *no-change* deploys the same values again. Before each tool, every container
 on every host is removed and the tool deploys once untimed, so each timed run starts from that tool's own
-running release. Wall time of the whole command, from this machine.
+running release (Ansible's pipelining row goes on from the first row's last release). Wall time of the
+whole command, from this machine.
 
 - **gantry**: `inv deploy --env bench --yes --quiet --json` (environments/bench.yml, `health.interval` 0.2 s).
 - **ssh loop**: bench/ssh-loop.sh: per host in parallel, `scp` compose.yaml and .env, then
