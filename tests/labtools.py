@@ -41,7 +41,11 @@ def lab_or_skip(root, count: int):
         pytest.skip(why)
     from gantry import lab
 
-    up = lab.lab_up(root, count, log=lambda m: None)
+    try:
+        up = lab.lab_up(root, count, log=lambda m: None)
+    except BaseException:
+        lab.lab_down(root, log=lambda m: None)  # a half-made lab must not block the next module
+        raise
     try:
         yield up
     finally:

@@ -227,6 +227,20 @@ def test_e2e_held_lock_fails_at_once_with_holder(project, lab):
     assert status(project)[lab.hosts[1].name]["lock"] == ""
 
 
+def test_e2e_lock_wait_takes_the_lock_once_it_is_freed(project, lab):
+    import threading
+
+    lock = "/srv/gantry/gantry-example/lab/lock"
+    ssh(lab, lab.hosts[2], "sh", "-c", f"mkdir -p {lock} && echo '{{}}' > {lock}/info.json")
+    timer = threading.Timer(3.0, lambda: ssh(lab, lab.hosts[2], "rm", "-rf", lock))
+    timer.start()
+    try:
+        proc, doc = deploy(project, "1", extra=("--lock-wait", "60"))
+    finally:
+        timer.join()
+    assert doc["outcome"] in ("ok", "unchanged")
+
+
 def _env_variant(project, name, **changes):
     import yaml
 

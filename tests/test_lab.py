@@ -11,12 +11,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gantry import lab as lab_mod
+from gantry import lab as lab_mod  # noqa: F401
 from gantry.lab import Lab, LabError, lab_down, lab_status, lab_up, ssh_argv
+from gantry.lab import model as lab_model
+from gantry.lab import network as lab_network
+from gantry.lab import node as lab_node
+from gantry.lab import procs as lab_procs
 
 
 def _missing_tools() -> list[str]:
-    return [t for t in lab_mod.TOOLS if not (os.access(t, os.X_OK) if t.startswith("/") else shutil.which(t))]
+    return [t for t in lab_model.TOOLS if not (os.access(t, os.X_OK) if t.startswith("/") else shutil.which(t))]
 
 
 def _skip_reason() -> str | None:
@@ -24,7 +28,7 @@ def _skip_reason() -> str | None:
         return "the lab needs root (namespaces, a bridge)"
     if _missing_tools():
         return f"lab tools missing: {', '.join(_missing_tools())} (run scripts/setup.sh)"
-    owner = lab_mod._owner()
+    owner = lab_network._owner()
     if owner is not None:
         return f"another lab (owned by {owner}) is up on this machine; there is one lab per machine"
     return None
@@ -57,7 +61,7 @@ def test_lab_up_rejects_zero_hosts(tmp_path: Path) -> None:
 
 
 def test_ssh_argv_checks_host_keys_strictly() -> None:
-    lab = Lab(Path("/p"), (lab_mod.LabHost("lab-1", "10.231.47.11", 22, "unix:///s"),), lab_mod.REGISTRY,
+    lab = Lab(Path("/p"), (lab_model.LabHost("lab-1", "10.231.47.11", 22, "unix:///s"),), lab_model.REGISTRY,
               Path("/p/key"), Path("/p/known"), Path("/p/inv.yml"))
     argv = ssh_argv(lab, lab.hosts[0], "true")
     assert "StrictHostKeyChecking=yes" in argv and "UserKnownHostsFile=/p/known" in argv
@@ -102,8 +106,8 @@ def test_lab_hosts_have_compose_v2(lab: Lab) -> None:
 @needs_lab
 @pytest.mark.e2e
 def test_lab_registry_serves_example_images(lab: Lab) -> None:
-    for name in lab_mod.IMAGES:
-        image = f"{lab.registry}/gantry-example/{name}:{lab_mod.IMAGE_TAG}"
+    for name in lab_model.IMAGES:
+        image = f"{lab.registry}/gantry-example/{name}:{lab_model.IMAGE_TAG}"
         done = _ssh(lab, 1, f"docker pull -q {image} && docker run --rm {image} busybox true")
         assert done.returncode == 0, done.stderr
 
@@ -127,7 +131,7 @@ def test_lab_unknown_or_changed_host_key_is_refused(lab: Lab, tmp_path: Path) ->
 @needs_lab
 @pytest.mark.e2e
 def test_lab_up_again_reuses_what_is_up(lab: Lab) -> None:
-    pids = [lab_mod._read_pid(lab_mod._node(lab_mod.state_dir(lab.root), i).dir / "docker" / "docker.pid")
+    pids = [lab_procs._read_pid(lab_node._node(lab_model.state_dir(lab.root), i).dir / "docker" / "docker.pid")
             for i in (1, 2)]
     lines: list[str] = []
     started = time.monotonic()
@@ -135,14 +139,14 @@ def test_lab_up_again_reuses_what_is_up(lab: Lab) -> None:
     assert again == lab == lab_status(lab.root)
     assert time.monotonic() - started < 5, lines
     assert sum("already up" in line for line in lines) == 2, lines
-    assert [lab_mod._read_pid(lab_mod._node(lab_mod.state_dir(lab.root), i).dir / "docker" / "docker.pid")
+    assert [lab_procs._read_pid(lab_node._node(lab_model.state_dir(lab.root), i).dir / "docker" / "docker.pid")
             for i in (1, 2)] == pids
 
 
 @needs_lab
 @pytest.mark.e2e
 def test_lab_down_leaves_nothing_behind(lab: Lab) -> None:
-    state = lab_mod.state_dir(lab.root)
+    state = lab_model.state_dir(lab.root)
     _ssh(lab, 0, f"docker run -d --name web-probe {lab.registry}/gantry-example/web:1.0.0")
     smaller = lab_up(lab.root, 1, log=lambda _: None)
     assert [h.name for h in smaller.hosts] == ["lab-1"]
@@ -154,12 +158,12 @@ def test_lab_down_leaves_nothing_behind(lab: Lab) -> None:
     assert lab_status(lab.root) is None
     assert "gantry" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    assert lab_mod.BRIDGE not in links and "gl-" not in links
+    assert lab_model.BRIDGE not in links and "gl-" not in links
     # Zombies are not counted: this sandbox's PID 1 does not reap orphans.
-    leftovers = [(pid, lab_mod._cmdline(pid)) for pid in lab_mod._all_pids() if lab_mod._alive(pid)
-                 and str(state) in lab_mod._cmdline(pid)]
+    leftovers = [(pid, lab_procs._cmdline(pid)) for pid in lab_procs._all_pids() if lab_procs._alive(pid)
+                 and str(state) in lab_procs._cmdline(pid)]
     assert leftovers == []
-    assert lab_mod._holder_pids(state) == []
+    assert lab_procs._holder_pids(state) == []
     assert str(state) not in Path("/proc/self/mountinfo").read_text()
     assert not state.exists()
     assert not list(Path("/sys/fs/cgroup").glob("*/gantry-lab-*"))

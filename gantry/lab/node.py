@@ -37,6 +37,8 @@ from gantry.lab.procs import (
     _write_atomic,
 )
 
+RUN_ROOT = Path("/run/gantry-lab")
+
 
 @dataclass(frozen=True)
 class _Node:
@@ -49,8 +51,14 @@ class _Node:
     index: int
 
     @property
+    def run_dir(self) -> Path:
+        """Runtime sockets live under a short machine-wide path: a unix socket path has at most 107 bytes,
+        and a project checked out deep (or a pytest temp dir) would overflow containerd's socket path."""
+        return RUN_ROOT / self.name
+
+    @property
     def sock(self) -> Path:
-        return self.dir / "docker" / "docker.sock"
+        return self.run_dir / "docker.sock"
 
     @property
     def bip(self) -> str:
@@ -110,7 +118,7 @@ def _start_dockerd(node: _Node, holder: int | None) -> subprocess.Popen[bytes]:
     engine = node.dir / "docker"
     engine.mkdir(parents=True, exist_ok=True)
     config = {
-        "data-root": str(engine / "data"), "exec-root": str(engine / "exec"),
+        "data-root": str(engine / "data"), "exec-root": str(node.run_dir / "exec"),
         "pidfile": str(engine / "docker.pid"), "hosts": [f"unix://{node.sock}"],
         "bip": node.bip, "insecure-registries": [REGISTRY], "cgroup-parent": f"/{node.netns}",
         "shutdown-timeout": 5, "log-level": "warn",
@@ -169,6 +177,8 @@ def _start_node(node: _Node, client_pub: str, log: Log) -> subprocess.Popen[byte
     for runtime in ("docker/exec", "docker/docker.sock", "docker/docker.pid", "sshd.pid", "holder.pid"):
         path = node.dir / runtime
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    shutil.rmtree(node.run_dir, ignore_errors=True)
+    node.run_dir.mkdir(parents=True, exist_ok=True)
     node.dir.mkdir(parents=True, exist_ok=True)
     _add_netns(node.netns, node.address)
     holder = None
@@ -194,6 +204,7 @@ def _remove_node(node: _Node, *, keep_dir: bool = False) -> None:
         _run(["ip", "netns", "delete", node.netns], where=node.name)
     if Path(f"/sys/class/net/{_veth(node.netns)}").exists():
         _run(["ip", "link", "delete", _veth(node.netns)], where=node.name, check=False)
+    shutil.rmtree(node.run_dir, ignore_errors=True)
     if not keep_dir and node.dir.exists():
         shutil.rmtree(node.dir, ignore_errors=True)
 
