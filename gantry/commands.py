@@ -71,7 +71,7 @@ def facts(layout: Layout, project: str) -> Command:
         marker("current"), quiet(argv("readlink", layout.current)),
         marker("releases"), quiet(argv("ls", "-1", layout.releases)),
         marker("lock"), quiet(argv("cat", layout.lock_info)),
-        marker("ps"), compose_ps(project),
+        marker("ps"), containers(project),
         marker("end"),
     )
 
@@ -86,10 +86,10 @@ def acquire_lock(layout: Layout, info_json: str) -> Command:
     )
 
 
-def facts_and_lock(layout: Layout, project: str, info_json: str) -> Command:
-    """One round trip: observe the host and its engine, then try to take the lock."""
-    return sequence(facts(layout, project), host_preflight(layout),
-                    or_else(acquire_lock(layout, info_json), marker("lock-busy")))
+def facts_and_lock(layout: Layout, project: str, info_json: str, *, preflight: bool = True) -> Command:
+    """One round trip: observe the host (and its engine, for a host about to change), then take the lock."""
+    checks = (host_preflight(layout),) if preflight else ()
+    return sequence(facts(layout, project), *checks, or_else(acquire_lock(layout, info_json), marker("lock-busy")))
 
 
 def release_lock(layout: Layout) -> Argv:
@@ -123,23 +123,46 @@ def compose_up(project: str, layout: Layout, rid: str) -> Argv:
     return compose(project, layout, rid, "up", "-d", "--remove-orphans", "--no-build", "--quiet-pull")
 
 
+def pull_and_up(project: str, layout: Layout, rid: str, images: Sequence[str]) -> Command:
+    """One round trip: pull only when an image is missing (asking the engine is far cheaper than a
+    `compose pull`), `up -d`, then print the images' digests for the manifest."""
+    have = quiet(write_to(argv("docker", "image", "inspect", "--format", "{{.Id}}", *images), "/dev/null"))
+    pull = or_else(have, compose_pull(project, layout, rid)) if images else compose_pull(project, layout, rid)
+    steps: list[Command] = [pull, compose_up(project, layout, rid), marker("up-done")]
+    if images:
+        steps += [marker("images"), quiet(image_digests(images))]
+    return and_then(*steps)
+
+
 def compose_stop(project: str, layout: Layout, rid: str, services: Sequence[str] = ()) -> Argv:
     return compose(project, layout, rid, "stop", *services)
 
 
-def compose_ps(project: str) -> Argv:
-    """Every container of the project, one JSON object per line (Compose v2)."""
-    return argv("docker", "compose", "-p", project, "ps", "--all", "--format", "json")
+# One JSON object per container, with the keys `docker compose ps --format json` uses (so one parser
+# reads both), plus the restart count and the published ports.
+INSPECT_PS = ('{"ID":{{json .Id}},"Name":{{json (slice .Name 1)}},'
+              '"Service":{{json (index .Config.Labels "com.docker.compose.service")}},'
+              '"State":{{json .State.Status}},'
+              '"Health":{{if .State.Health}}{{json .State.Health.Status}}{{else}}""{{end}},'
+              '"ExitCode":{{.State.ExitCode}},"RestartCount":{{.RestartCount}},'
+              '"Ports":{{json .NetworkSettings.Ports}}}')
+
+
+def containers(project: str) -> Command:
+    """Every container of the project, one JSON line each.
+
+    `docker ps | docker inspect` rather than `docker compose ps`: each `docker compose` call starts the
+    CLI and the compose plugin twice, which on a busy host costs several times as much.
+    """
+    return pipe(argv("docker", "ps", "--all", "--quiet", "--no-trunc",
+                     "--filter", f"label=com.docker.compose.project={project}",
+                     "--filter", "label=com.docker.compose.oneoff=False"),
+                argv("xargs", "-r", "docker", "inspect", "--format", INSPECT_PS))
 
 
 def health_poll(project: str) -> Command:
-    """One round trip per poll: container states and health, then their restart counts."""
-    return sequence(
-        marker("ps"), compose_ps(project),
-        marker("restarts"), pipe(argv("docker", "compose", "-p", project, "ps", "--all", "--quiet"),
-                                 argv("xargs", "-r", "docker", "inspect", "--format", "{{.Name}} {{.RestartCount}}")),
-        marker("end"),
-    )
+    """One round trip per poll: state, health and restart count of every container."""
+    return sequence(marker("ps"), containers(project), marker("end"))
 
 
 def inspect_health(containers: Sequence[str]) -> Argv:

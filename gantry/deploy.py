@@ -175,23 +175,57 @@ class Driver:
 
     # -- phase 1: everyone reachable, observed and locked, or nothing changes -----------------------
 
-    def lock_all(self, release_id: str) -> None:
+    def _on_every_host(self, fn: Callable[[HostRun], None]) -> list[GantryError]:
+        """Run one step on every host at once, before any change; Ctrl-C here changes nothing."""
+        try:
+            return [e for e in _parallel(self.runs, fn, self.parallel) if isinstance(e, GantryError)]
+        except KeyboardInterrupt:
+            self.unlock_all()
+            close_all(r.session.conn for r in self.runs)
+            raise Interrupted(self.action, "interrupted before any host was changed", "") from None
+
+    def _stop_on(self, errors: list[GantryError]) -> None:
+        if errors:
+            self.unlock_all()
+            close_all(r.session.conn for r in self.runs)
+            raise errors[0] if len(errors) == 1 else _many(errors)
+
+    def observe_all(self, release: Release, specs: tuple[ServiceSpec, ...]) -> bool:
+        """Connect and read every host (no lock): True when each one already runs this release, healthy.
+
+        That is the whole of a no-change deploy: one round trip per host, nothing written anywhere.
+        """
+
+        def observe(run: HostRun) -> None:
+            run.session.connect()
+            run.session.observe()
+
+        self._stop_on(self._on_every_host(observe))
+        for run in self.runs:
+            facts = run.session.facts
+            if facts.lock is not None or facts.current_hash != release.content_hash \
+                    or not _all_healthy(facts, specs):
+                return False
+        for run in self.runs:
+            run.previous = run.target = run.session.facts.current
+            run.outcome, run.ended = "unchanged", time.monotonic()
+        return True
+
+    def lock_all(self, release_id: str, *, preflight: Callable[[HostRun], bool] = lambda run: True) -> None:
+        """Take every host's lock (observing it again under the lock) and judge the engines of those
+        that will change; an unreachable host, a refused key, a held lock or a failed preflight
+        stops the run before any host changes."""
         info = json.dumps({"holder": f"{self.ctx.who}@{self.ctx.origin}", "since": _iso(self.started_at),
                            "release": release_id, "action": self.action}, sort_keys=True)
 
         def lock(run: HostRun) -> None:
             run.session.connect()
-            facts = run.session.lock(info, wait=self.lock_wait)
+            facts = run.session.lock(info, wait=self.lock_wait, preflight=preflight(run))
             if facts.locked_by_us:
                 self.locked.append(run)
             run.previous = facts.current
 
-        try:
-            errors = [e for e in _parallel(self.runs, lock, self.parallel) if isinstance(e, GantryError)]
-        except KeyboardInterrupt:
-            self.unlock_all()
-            close_all(r.session.conn for r in self.runs)
-            raise Interrupted("deploy", "interrupted before any host was changed", "") from None
+        errors = self._on_every_host(lock)
         errors += self._preflight_errors()
         busy = [r for r in self.runs if r not in self.locked
                 and not any(isinstance(e, HostError) and e.host == r.host for e in errors)]
@@ -239,7 +273,10 @@ class Driver:
     # -- deploy ---------------------------------------------------------------------------------
 
     def deploy(self, release: Release, specs: tuple[ServiceSpec, ...]) -> RunResult:
-        self.lock_all(release.id)
+        if self.observe_all(release, specs):
+            close_all(r.session.conn for r in self.runs)
+            return self._result(release.id)
+        self.lock_all(release.id, preflight=lambda run: not _unchanged(run.session.facts, release, specs))
         try:
             try:
                 self._roll_out(release, specs)
@@ -280,8 +317,7 @@ class Driver:
         facts = s.facts
         if facts.current_hash == release.content_hash:
             run.target = facts.current
-            running = Healthy() if _all_healthy(facts, specs) else None
-            if running is not None:
+            if _all_healthy(facts, specs):
                 run.outcome, run.ended = "unchanged", time.monotonic()
                 return
         else:
@@ -435,6 +471,10 @@ class Driver:
 
 def _images(release: Release) -> tuple[str, ...]:
     return tuple(sorted({ref for ref in release.manifest.get("images", {}).values() if ref}))
+
+
+def _unchanged(facts, release: Release, specs: tuple[ServiceSpec, ...]) -> bool:
+    return facts.current_hash == release.content_hash and _all_healthy(facts, specs)
 
 
 def _all_healthy(facts, specs: tuple[ServiceSpec, ...]) -> bool:

@@ -7,7 +7,7 @@ releases printed one JSON array. Both are accepted.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from gantry.commands import MARK
 from gantry.release import hash_of_release_id
@@ -76,12 +76,22 @@ def parse_ps(text: str) -> tuple[Container, ...]:
             health=str(r.get("Health", "")).lower(),
             exit_code=int(r.get("ExitCode") or 0),
             id=r.get("ID", ""),
-            published=tuple(sorted({(str(p.get("URL", "")), int(p["PublishedPort"])) for p in r.get("Publishers") or []
-                                    if p.get("PublishedPort") and p.get("Protocol", "tcp") == "tcp"})),
+            published=_published(r),
+            restarts=int(r.get("RestartCount") or 0),
         )
         for r in rows
     ]
     return tuple(sorted(out, key=lambda c: (c.service, c.name)))
+
+
+def _published(row: dict) -> tuple[tuple[str, int], ...]:
+    """Published TCP ports from `compose ps` (Publishers) or `docker inspect` (NetworkSettings.Ports)."""
+    found = {(str(p.get("URL", "")), int(p["PublishedPort"])) for p in row.get("Publishers") or []
+             if p.get("PublishedPort") and p.get("Protocol", "tcp") == "tcp"}
+    for key, binds in (row.get("Ports") or {}).items():
+        if key.endswith("/tcp"):
+            found |= {(str(b.get("HostIp", "")), int(b["HostPort"])) for b in binds or [] if b.get("HostPort")}
+    return tuple(sorted(found))
 
 
 def parse_lock(text: str) -> LockInfo | None:
@@ -201,18 +211,7 @@ def parse_image_digests(lines: list[str], images: tuple[str, ...] | list[str]) -
     return out
 
 
-def parse_restarts(lines: list[str]) -> dict[str, int]:
-    """`docker inspect --format '{{.Name}} {{.RestartCount}}'` lines -> container name -> count."""
-    out: dict[str, int] = {}
-    for line in lines:
-        name, _, count = line.strip().rpartition(" ")
-        if name and count.isdigit():
-            out[name.lstrip("/")] = int(count)
-    return out
-
 
 def parse_health_poll(text: str) -> tuple[Container, ...]:
-    """The health poll's output: compose ps JSON, then each container's restart count."""
-    s = split_sections(text)
-    restarts = parse_restarts(s.get("restarts", []))
-    return tuple(replace(c, restarts=restarts.get(c.name, 0)) for c in parse_ps("\n".join(s.get("ps", []))))
+    """The health poll's output: one JSON line per container (see commands.containers)."""
+    return parse_ps("\n".join(split_sections(text).get("ps", [])))

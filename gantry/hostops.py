@@ -97,16 +97,17 @@ class HostSession:
         self.facts = self.step("facts", run)
         return self.facts
 
-    def lock(self, info_json: str, *, wait: float = 0.0) -> HostFacts:
+    def lock(self, info_json: str, *, wait: float = 0.0, preflight: bool = True) -> HostFacts:
         """Observe and take the lock in one round trip; wait up to `wait` seconds for a held lock."""
         deadline = time.monotonic() + wait
+        cmd = commands.facts_and_lock(self.layout, self.project, info_json, preflight=preflight)
 
         def run() -> HostFacts:
             while True:
-                out = self.conn.run(commands.facts_and_lock(self.layout, self.project, info_json),
-                                    step="lock", check=False)
+                out = self.conn.run(cmd, step="lock", check=False)
                 facts = parse_facts(out.stdout)
-                self.preflight = parse_preflight(out.stdout)
+                if f"{commands.MARK}preflight-end" in out.stdout:
+                    self.preflight = parse_preflight(out.stdout)
                 if facts.locked_by_us or time.monotonic() >= deadline or self.cancel.is_set():
                     return facts
                 time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
@@ -126,23 +127,21 @@ class HostSession:
                                                   step="upload", stdin=bundle_tar(release)))
 
     def bring_up(self, rid: str, *, images: Sequence[str] = (), pins: Mapping[str, str] | None = None) -> None:
-        """Pin images to recorded digests (rollback), pull what is missing, resolve digests, `up -d`."""
+        """Pin images to recorded digests (rollback); pull what is missing, `up -d` and resolve digests,
+        in one round trip, retried on transient registry errors only."""
         if pins:
             self.step("pin", lambda: self.conn.run(commands.pin_images(pins), step="pin"))
-        pull = commands.compose_pull(self.project, self.layout, rid)
-        cmd = commands.sequence(commands.and_then(pull, commands.marker("pulled")), commands.marker("images"),
-                                commands.quiet(commands.image_digests(images))) if images else pull
+        cmd = commands.pull_and_up(self.project, self.layout, rid, images)
 
-        def run_pull() -> dict[str, str]:
-            out = _retry_transient(lambda: self.conn.run(cmd, step="pull", check=False), self.cancel)
-            if images and f"{commands.MARK}pulled" not in out.stdout or not images and not out.ok:
-                tail = "\n    ".join((out.stderr.strip() or out.stdout.strip()).splitlines()[-6:])
-                raise HostError(self.host, "pull", f"docker compose pull failed:\n    {tail}",
+        def run() -> dict[str, str]:
+            out = _retry_transient(lambda: self.conn.run(cmd, step="up", check=False), self.cancel)
+            if not out.ok or f"{commands.MARK}up-done" not in out.stdout:
+                tail = "\n    ".join((out.stderr.strip() or out.stdout.strip()).splitlines()[-8:])
+                raise HostError(self.host, "up", f"docker compose pull/up failed:\n    {tail}",
                                 "check the image names, the registry and the host's access to it")
             return parse_image_digests(split_sections(out.stdout).get("images", []), images)
 
-        self.resolved = self.step("pull", run_pull)
-        self.step("up", lambda: self.conn.run(commands.compose_up(self.project, self.layout, rid), step="up"))
+        self.resolved = self.step("up", run)
 
     def wait(self, specs: tuple[ServiceSpec, ...]) -> Verdict:
         deadline = self.health.timeout or deadline_for(specs, self.health.settle, self.health.margin)

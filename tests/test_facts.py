@@ -79,10 +79,9 @@ def test_facts_host_rule_override_lowers_or_silences():
     assert check_host("h", pre, "prod", overrides={"HOST-MAC-MISSING": "off"}) == []
 
 
-def test_facts_health_poll_merges_restart_counts():
+def test_facts_health_poll_reads_inspect_lines():
     text = ('--gantry:ps\n{"ID":"a","Name":"p-web-1","Service":"web","State":"running","Health":"healthy",'
-            '"ExitCode":0,"Publishers":[{"URL":"0.0.0.0","TargetPort":8080,"PublishedPort":8080,"Protocol":"tcp"},'
-            '{"URL":"::","TargetPort":8080,"PublishedPort":8080,"Protocol":"tcp"}]}\n'
-            '--gantry:restarts\n/p-web-1 2\n--gantry:end\n')
+            '"ExitCode":0,"RestartCount":2,"Ports":{"8080/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"},'
+            '{"HostIp":"::","HostPort":"8080"}],"9000/udp":null}}\n--gantry:end\n')
     (web,) = parse_health_poll(text)
-    assert web.restarts == 2 and web.published == (("0.0.0.0", 8080), ("::", 8080))
+    assert web.restarts == 2 and web.published == (("0.0.0.0", 8080), ("::", 8080)) and web.health == "healthy"

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parent.parent / "gantry"
-PURE = {"yamlio", "interpolate", "compose", "compose_merge", "compose_normalize", "compose_bind", "config", "secrets", "policy",
+PURE = {"yamlio", "interpolate", "compose", "compose_merge", "compose_normalize", "compose_bind", "config", "secrets",
+        "policy",
         "release", "shell", "commands", "facts", "plan", "audit", "errors"}
 NETWORK_LIBS = {"fabric", "paramiko", "invoke", "subprocess", "socket"}
 
