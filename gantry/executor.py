@@ -9,6 +9,7 @@ stdin carries file content (a tar of the release) so secrets never enter a comma
 
 from __future__ import annotations
 
+import functools
 import os
 import select
 import socket
@@ -66,18 +67,22 @@ class HostConnection:
         self.target = target
         self.echo = echo  # (host, displayed command) for --verbose; secrets masked
         self.round_trips = 0
-        config = Config(overrides={"load_ssh_configs": False})
         kwargs: dict = {"allow_agent": True, "look_for_keys": True}
         if target.identity_file:
             kwargs = {"key_filename": [os.path.expanduser(target.identity_file)], "allow_agent": False,
                       "look_for_keys": False}
-        self._conn = Connection(target.address, user=target.user, port=target.port, config=config,
+        self._conn = Connection(target.address, user=target.user, port=target.port, config=_fabric_config(),
                                 connect_timeout=max(1, int(target.connect_timeout)), connect_kwargs=kwargs)
         client = self._conn.client
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         known = Path(os.path.expanduser(target.known_hosts or "~/.ssh/known_hosts"))
-        if known.is_file():
-            client.load_system_host_keys(str(known))
+        # Only this host's entries: parsing the file once per run, not once per host, and no other
+        # host's key can ever match this connection.
+        mine = _known_hosts(str(known)).lookup(target.address if target.port == 22 else
+                                               f"[{target.address}]:{target.port}")
+        for key_type, key in (mine or {}).items():
+            client.get_host_keys().add(target.address if target.port == 22 else f"[{target.address}]:{target.port}",
+                                       key_type, key)
         self._known = known
 
     def __enter__(self) -> HostConnection:
@@ -156,6 +161,21 @@ class HostConnection:
             raise HostError(self.target.label, step, f"failed with exit code {code}" +
                             ("".join(f"\n    {line}" for line in tail)))
         return result
+
+
+@functools.lru_cache(maxsize=1)
+def _fabric_config() -> Config:
+    """One Fabric config for every connection (ssh_config files are not read: the environment file says it all)."""
+    return Config(overrides={"load_ssh_configs": False})
+
+
+@functools.lru_cache(maxsize=8)
+def _known_hosts(path: str) -> paramiko.HostKeys:
+    """A known_hosts file, parsed once per run (an empty set when it does not exist)."""
+    keys = paramiko.HostKeys()
+    if os.path.isfile(path):
+        keys.load(path)
+    return keys
 
 
 def _drain(chan: paramiko.Channel, timeout: float) -> tuple[bytes, bytes]:

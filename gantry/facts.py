@@ -7,6 +7,7 @@ releases printed one JSON array. Both are accepted.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from gantry.commands import MARK
@@ -73,8 +74,8 @@ def parse_ps(text: str) -> tuple[Container, ...]:
             name=r.get("Name", ""),
             service=r.get("Service", ""),
             state=str(r.get("State", "")).lower(),
-            health=str(r.get("Health", "")).lower(),
-            exit_code=int(r.get("ExitCode") or 0),
+            health=str(r.get("Health", "") or _health_of_status(r.get("Status", ""))).lower(),
+            exit_code=int(r.get("ExitCode") or _exit_of_status(r.get("Status", ""))),
             id=r.get("ID", ""),
             published=_published(r),
             restarts=int(r.get("RestartCount") or 0),
@@ -84,11 +85,34 @@ def parse_ps(text: str) -> tuple[Container, ...]:
     return tuple(sorted(out, key=lambda c: (c.service, c.name)))
 
 
+_STATUS_HEALTH = (("(healthy)", "healthy"), ("(unhealthy)", "unhealthy"), ("(health: starting)", "starting"))
+_PORT_TEXT = re.compile(r"^(.*):(\d+)->\d+/tcp$")
+
+
+def _health_of_status(status: str) -> str:
+    """`docker ps` Status text: "Up 5 seconds (healthy)", "Up 1 second (health: starting)"."""
+    return next((h for mark, h in _STATUS_HEALTH if mark in status), "")
+
+
+def _exit_of_status(status: str) -> int:
+    """`docker ps` Status text: "Exited (137) 2 minutes ago"."""
+    found = re.match(r"Exited \((\d+)\)", status)
+    return int(found.group(1)) if found else 0
+
+
 def _published(row: dict) -> tuple[tuple[str, int], ...]:
-    """Published TCP ports from `compose ps` (Publishers) or `docker inspect` (NetworkSettings.Ports)."""
+    """Published TCP ports from `compose ps` (Publishers), `docker inspect` (NetworkSettings.Ports) or
+    `docker ps` (Ports text: "0.0.0.0:8080->8080/tcp, :::8080->8080/tcp")."""
     found = {(str(p.get("URL", "")), int(p["PublishedPort"])) for p in row.get("Publishers") or []
              if p.get("PublishedPort") and p.get("Protocol", "tcp") == "tcp"}
-    for key, binds in (row.get("Ports") or {}).items():
+    ports = row.get("Ports") or {}
+    if isinstance(ports, str):
+        for part in ports.split(", "):
+            m = _PORT_TEXT.match(part.strip())
+            if m:
+                found.add((m.group(1), int(m.group(2))))
+        return tuple(sorted(found))
+    for key, binds in ports.items():
         if key.endswith("/tcp"):
             found |= {(str(b.get("HostIp", "")), int(b["HostPort"])) for b in binds or [] if b.get("HostPort")}
     return tuple(sorted(found))
@@ -145,21 +169,26 @@ class Preflight:
 
 
 def parse_preflight(text: str) -> Preflight:
+    """`docker info` as `SECURITY_OPTIONS_JSON ENGINE_VERSION [COMPOSE_VERSION]`, then `df -Pk`."""
     s = split_sections(text)
     info = " ".join(s.get("info", [])).strip()
     opts: tuple[str, ...] = ()
-    version = ""
-    if info:
-        head, _, version = info.rpartition(" ")
+    version = compose = ""
+    if info.startswith("["):
+        end = info.find("]") + 1
         try:
-            opts = tuple(json.loads(head)) if head else ()
+            opts = tuple(json.loads(info[:end]))
         except ValueError:
             opts = ()
+        rest = info[end:].split()
+        version = rest[0] if rest else ""
+        compose = rest[1].lstrip("v") if len(rest) > 1 else ""
+    compose = compose or "".join(s.get("compose", [])).strip()
     free = -1
     df = [line.split() for line in s.get("df", []) if line.strip()]
     if len(df) >= 2 and len(df[1]) >= 4 and df[1][3].isdigit():
         free = int(df[1][3])
-    return Preflight(opts, version.strip(), "".join(s.get("compose", [])).strip(), free)
+    return Preflight(opts, version, compose, free)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Parsers of remote output, on output captured from Docker Engine 20.10 / Compose v2.40.3 lab hosts."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,20 @@ def test_facts_health_poll_reads_inspect_lines():
             '{"HostIp":"::","HostPort":"8080"}],"9000/udp":null}}\n--gantry:end\n')
     (web,) = parse_health_poll(text)
     assert web.restarts == 2 and web.published == (("0.0.0.0", 8080), ("::", 8080)) and web.health == "healthy"
+
+
+def test_facts_docker_ps_format_from_captured_output():
+    rows = parse_ps((CAPTURED / "docker-ps-format-docker20.10.txt").read_text())
+    web = next(c for c in rows if c.service == "web")
+    assert (web.state, web.health, web.exit_code) == ("running", "healthy", 0)
+    assert web.published == (("0.0.0.0", 8080), ("::", 8080))
+
+
+@pytest.mark.parametrize("status, health, code", [
+    ("Up 2 seconds (health: starting)", "starting", 0), ("Up 3 minutes (unhealthy)", "unhealthy", 0),
+    ("Exited (137) 5 seconds ago", "", 137), ("Up 10 seconds", "", 0)],
+    ids=["starting", "unhealthy", "exited", "no-healthcheck"])
+def test_facts_docker_ps_status_text(status, health, code):
+    row = {"ID": "x", "Name": "n", "Service": "s", "State": "running", "Status": status, "Ports": ""}
+    (c,) = parse_ps(json.dumps(row))
+    assert (c.health, c.exit_code) == (health, code)
