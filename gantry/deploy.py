@@ -413,6 +413,8 @@ class Driver:
             outcome, code = "interrupted", Interrupted.exit_code
         elif outcomes <= {"unchanged"}:
             outcome, code = "unchanged", 0
+            live = {r.target for r in self.runs}
+            rid = live.pop() if len(live) == 1 else rid  # the hosts keep the release they run
         elif outcomes <= {"deployed", "unchanged"}:
             outcome, code = "ok", 0
         else:

@@ -129,6 +129,10 @@ class HostConnection:
                 f"cannot reach {t.address}:{t.port} ({reason}) after {t.connect_retries} attempts",
                 "check the address, the network and that sshd is running") from None
 
+    @property
+    def is_open(self) -> bool:
+        return bool(self._conn.is_connected)
+
     def close(self) -> None:
         self._conn.close()
 

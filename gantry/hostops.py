@@ -87,7 +87,8 @@ class HostSession:
     # -- observe -------------------------------------------------------------------------------
 
     def connect(self) -> None:
-        self.step("connect", self.conn.open)
+        if not self.conn.is_open:
+            self.step("connect", self.conn.open)
 
     def observe(self) -> HostFacts:
         def run() -> HostFacts:

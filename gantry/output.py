@@ -40,7 +40,9 @@ class Console:
     quiet: bool = False
     verbose: bool = False
     color: bool | None = None
+    slow_after: float = 1.0  # a step still running after this long gets a "..." line
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _timers: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.color is None:
@@ -57,9 +59,23 @@ class Console:
             self.stream.flush()
 
     def step(self, host: str, step: str, status: str, secs: float, detail: str) -> None:
+        """A step's end, with its duration; its start too when it runs long (or always with --verbose)."""
+        key = (host, step)
         if status == "start":
-            self.say(f"  {host:<10} {step:<16} ...")
+            line = f"  {host:<10} {step:<16} ..."
+            if self.verbose:
+                self.say(line)
+            elif not self.quiet:
+                timer = threading.Timer(self.slow_after, self.say, (line,))
+                timer.daemon = True
+                with self._lock:
+                    self._timers[key] = timer
+                timer.start()
             return
+        with self._lock:
+            timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
         mark = self.paint("ok", "ok") if status == "ok" else self.paint("FAILED", "fail")
         extra = f"  {detail}" if detail else ""
         self.say(f"  {host:<10} {step:<16} {mark} {secs:6.2f}s{extra}", always=status == "fail")
@@ -80,6 +96,13 @@ def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
 def run_summary(result: Mapping) -> str:
     rows = [(h["host"], h.get("release") or "-", h["outcome"], f"{h['seconds']:.1f}s") for h in result["hosts"]]
     text = table(rows, ("host", "release", "outcome", "time"))
+    counts: dict[str, int] = {}
+    for h in result["hosts"]:
+        counts[h["outcome"]] = counts.get(h["outcome"], 0) + 1
+    verdict = {"ok": "OK", "unchanged": "OK, nothing to change", "failed": "FAILED",
+               "interrupted": "INTERRUPTED"}.get(result["outcome"], result["outcome"].upper())
+    closing = (f"{result['action']} {result['release']}: {verdict} ("
+               + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + f"; exit {result['exit_code']})")
     problems = []
     for h in result["hosts"]:
         if h.get("error"):
@@ -87,7 +110,7 @@ def run_summary(result: Mapping) -> str:
             problems.append(f"{h['host']}{svc}: {h['error']}")
         if h.get("diagnostics"):
             problems.append("\n".join("    " + line for line in h["diagnostics"].splitlines()))
-    return text + ("\n\n" + "\n".join(problems) if problems else "")
+    return text + ("\n\n" + "\n".join(problems) if problems else "") + "\n\n" + closing
 
 
 def print_json(doc: object, stream: TextIO | None = None) -> None:
