@@ -149,3 +149,14 @@ def test_cli_no_secret_in_any_offline_output(project, tmp_path):
     outputs.append(proc.stdout + proc.stderr)
     text = "\n".join(outputs)
     assert CANARY_DB not in text and CANARY_API not in text
+
+
+def test_cli_failing_pre_deploy_hook_stops_before_any_connection(project):
+    env = project / "environments/prod.yml"
+    env.write_text(env.read_text() + "hooks:\n  pre_deploy:\n    - echo checking $GANTRY_ENV $GANTRY_RELEASE; exit 3\n")
+    proc = inv(project, "deploy", "--env", "prod", "--yes", env=SECRETS)
+    # exit 2 (the hook said no), not 4: the prod hosts (which do not exist) were never contacted
+    assert proc.returncode == 2, proc.stderr
+    assert "hooks.pre_deploy" in proc.stderr and "nothing was deployed" in proc.stderr
+    assert "checking prod 2" in proc.stderr  # the hook saw its environment and the release id
+    assert "connect" not in proc.stderr

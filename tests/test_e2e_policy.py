@@ -37,12 +37,14 @@ def lab(project):
     yield from lab_or_skip(project, 1)
 
 
-def write_env(project, name, extra_file, waivers=()):
+def write_env(project, name, extra_file, waivers=(), hooks=None):
     data = yaml.safe_load((project / "environments/lab.yml").read_text())
     data["compose_files"] = ["compose/docker-compose.yml", "compose/docker-compose.prod.yml", extra_file]
     data["variables"]["WEB_PORT"] = "8081"
     data["policy"] = {"level": "prod", "allow_registries": ["10.231.47.1:5000"],
                       "rules": {"HOST-MAC-MISSING": "warn"}, "waivers": list(waivers)}
+    if hooks:
+        data["hooks"] = hooks
     (project / f"environments/{name}.yml").write_text(yaml.safe_dump(data))
     secrets = project / f"secrets.{name}.env"
     secrets.write_text("DB_PASSWORD=policy-db-secret\nAPI_TOKEN=policy-api-secret\n")
@@ -78,14 +80,17 @@ def test_e2e_policy_blocks_before_touching_any_host(project, lab, name, extra, r
 def test_e2e_policy_valid_waiver_deploys(project, lab):
     waiver = {"rule": "PRIV-PRIVILEGED", "service": "worker", "reason": "needs raw sockets for the probe (TICKET-42)",
               "expires": "2099-12-31"}
-    write_env(project, "waived", "compose/docker-compose.privileged.yml", [waiver])
+    hooks = {"post_deploy": ['echo "$GANTRY_ENV $GANTRY_OUTCOME $GANTRY_RELEASE" > hook-ran.txt']}
+    write_env(project, "waived", "compose/docker-compose.privileged.yml", [waiver], hooks)
     check = inv(project, "check", "--env", "waived", "--format", "json")
     findings = [f for f in json.loads(check.stdout) if f["rule"] == "PRIV-PRIVILEGED"]
     assert check.returncode == 0 and findings and findings[0]["waived"] is True
     proc = inv(project, "deploy", "--env", "waived", "--yes", "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert json.loads(proc.stdout)["outcome"] == "ok"
+    doc = json.loads(proc.stdout)
+    assert doc["outcome"] == "ok"
     assert "HOST-MAC-MISSING" in proc.stderr  # the lowered host rule still shows as a warning
+    assert (project / "hook-ran.txt").read_text().split() == ["waived", "ok", doc["release"]]
 
 
 def test_e2e_policy_expired_waiver_blocks(project, lab):
