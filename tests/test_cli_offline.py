@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -160,3 +161,24 @@ def test_cli_failing_pre_deploy_hook_stops_before_any_connection(project):
     assert "hooks.pre_deploy" in proc.stderr and "nothing was deployed" in proc.stderr
     assert "checking prod 2" in proc.stderr  # the hook saw its environment and the release id
     assert "connect" not in proc.stderr
+
+
+def test_cli_prod_deploy_asks_on_a_terminal_and_never_in_a_pipe(project):
+    if not shutil.which("script"):
+        pytest.skip("util-linux script is not installed")
+    base = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    # On a pseudo-terminal: asks, and "n" deploys nothing (the prod hosts are never contacted).
+    proc = subprocess.run(["script", "-qec", "inv deploy --env prod", "/dev/null"], cwd=project, input="n\n",
+                          capture_output=True, text=True, env={**base, **SECRETS}, timeout=120)
+    assert "Deploy to prod (4 hosts)? [y/N]" in proc.stdout and "not deployed" in proc.stdout
+    assert proc.returncode == 2
+    # Through a pipe: never asks and goes straight on; the hosts here are a closed port on loopback, so it
+    # stops at connect (exit 4) without any traffic leaving this machine.
+    env_file = project / "environments/prod.yml"
+    text = env_file.read_text()
+    for i in range(1, 5):
+        text = text.replace(f"address: app-{i}.prod.example.com", f"address: 127.0.0.{i}, port: 1")
+    env_file.write_text(text.replace("health:", "ssh: {connect_retries: 1}\nhealth:", 1))
+    piped = inv(project, "deploy", "--env", "prod", env=SECRETS)
+    assert "[y/N]" not in piped.stdout + piped.stderr and piped.returncode == 4, piped.stderr
+    assert "cannot reach 127.0.0.1:1" in piped.stderr
