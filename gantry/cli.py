@@ -267,7 +267,10 @@ def rollback(c, env=None, to=None, json=False, quiet=False, verbose=False, lock_
     environment = load_env(c, env)
     console = output.Console(quiet=quiet, verbose=verbose)
     console.say(f"rolling back {environment.name} to {to or 'the previous release'}")
-    driver = Driver(run_context(environment, console, lambda s: s), action="rollback", lock_wait=float(lock_wait))
+    # Secrets are not needed to roll back, but when they are at hand, any that a host echoes are masked.
+    secrets, _ = pipeline.read_secrets(environment, os.environ)
+    redact = output.make_redactor(secrets.values.values())
+    driver = Driver(run_context(environment, console, redact), action="rollback", lock_wait=float(lock_wait))
     finish_run(driver.rollback(to), console, json)
 
 

@@ -419,8 +419,9 @@ class Driver:
             outcome, code = "ok", 0
         else:
             outcome, code = "failed", DeployFailed.exit_code
-        return RunResult(self.action, rid, outcome, tuple(r.summary() | {"diagnostics": r.diagnostics}
-                                                          for r in self.runs), code)
+        redact = self.ctx.redact
+        hosts = tuple(r.summary() | {"error": redact(r.error), "diagnostics": redact(r.diagnostics)} for r in self.runs)
+        return RunResult(self.action, rid, outcome, hosts, code)
 
     # -- rollback ---------------------------------------------------------------------------------
 

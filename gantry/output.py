@@ -21,8 +21,12 @@ def use_color(stream: TextIO) -> bool:
 
 
 def make_redactor(values: Iterable[str]):
-    """Replace every secret value (longest first) with ***; short values are replaced too."""
-    secrets = sorted({v for v in values if v}, key=len, reverse=True)
+    """Replace every secret value (longest first) with ***.
+
+    Values under 3 characters are left alone: masking every "1" in the output would garble it, and such a
+    value protects nothing anyway (validation can be taught to refuse them).
+    """
+    secrets = sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
 
     def redact(text: str) -> str:
         for value in secrets:

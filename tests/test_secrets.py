@@ -64,3 +64,10 @@ def test_secrets_env_file_round_trips_through_compose(tmp_path):
 
 def test_secrets_dataclass_holds_no_value_in_repr():
     assert "zzz" not in repr(Secrets({"A": "zzz"}, {"A": "x"}))
+
+
+def test_secrets_redactor_masks_values_longest_first():
+    from gantry.output import make_redactor
+
+    redact = make_redactor(["hunter2", "hunter2-long", "x"])
+    assert redact("a hunter2-long b hunter2 x") == "a *** b *** x"
