@@ -7,6 +7,7 @@ Exit codes (documented in the README):
   3  deploy failed (a host was rolled back, or is unhealthy)
   4  a host could not be reached or refused our key check
   5  the deploy lock is held by someone else
+  6  `inv plan` only: a deploy would change something
   130 interrupted (Ctrl-C); hosts were returned to their previous release
 """
 
