@@ -182,3 +182,29 @@ def test_cli_prod_deploy_asks_on_a_terminal_and_never_in_a_pipe(project):
     piped = inv(project, "deploy", "--env", "prod", env=SECRETS)
     assert "[y/N]" not in piped.stdout + piped.stderr and piped.returncode == 4, piped.stderr
     assert "cannot reach 127.0.0.1:1" in piped.stderr
+
+
+def _compose_binary() -> bool:
+    try:
+        return subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+@pytest.mark.compose
+@pytest.mark.skipif(not _compose_binary(), reason="docker compose v2 not installed")
+def test_cli_compose_config_matches_the_binary_and_its_exit_status(project, tmp_path):
+    files = ["-f", "compose/docker-compose.yml", "-f", "compose/docker-compose.prod.yml"]
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **SECRETS}
+    ours = subprocess.run(["inv", "compose.config", *files, "--format", "json"], cwd=project, capture_output=True,
+                          text=True, env=env, timeout=120)
+    theirs = subprocess.run(["docker", "compose", *files, "config", "--format", "json"], cwd=project,
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert ours.returncode == theirs.returncode == 0, ours.stderr + theirs.stderr
+    assert json.loads(ours.stdout) == json.loads(theirs.stdout)
+    bad = tmp_path / "bad.yml"
+    bad.write_text("services:\n  a:\n    image: ${TAG:?set TAG}\n")
+    ours = subprocess.run(["inv", "compose.config", "-f", str(bad)], capture_output=True, text=True, env=env)
+    theirs = subprocess.run(["docker", "compose", "-f", str(bad), "config"], capture_output=True, text=True, env=env)
+    assert ours.returncode != 0 and theirs.returncode != 0
+    assert "set TAG" in ours.stderr and "Traceback" not in ours.stderr
