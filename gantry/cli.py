@@ -211,7 +211,7 @@ def _prepared_release(c, env):
                    f"(fix the findings or add a waiver in {environment.source})", EXIT_INVALID)
     rel = pipeline.build_release(prep, now=datetime.datetime.now(datetime.timezone.utc), who=who(),
                                  git_commit=git_commit(root_of(c)))
-    return environment, prep, rel
+    return environment, prep, rel, report
 
 
 @task(help={"env": "environment name", "json": "print a JSON document on stdout"})
@@ -223,7 +223,7 @@ def plan(c, env=None, json=False):
     """
     from gantry.plan import render_plan
 
-    environment, prep, rel = _prepared_release(c, env)
+    environment, prep, rel, _ = _prepared_release(c, env)
     result = cli_ops.plan_for(environment, rel)
     if json:
         output.print_json(result.to_dict())
@@ -243,7 +243,7 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
     """Validate, check the policy, then deploy the release to every host with health checks and rollback."""
     if dry_run:
         return plan(c, env=env, json=json)
-    environment, prep, rel = _prepared_release(c, env)
+    environment, prep, rel, report = _prepared_release(c, env)
     _confirm(environment, yes)
     console = output.Console(quiet=quiet, verbose=verbose)
     redact = output.make_redactor(prep.secrets.values.values())
@@ -251,7 +251,8 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
     run_hooks(environment, "pre_deploy", hook_env, console)
     scan_images(environment, sorted({i for i in rel.manifest.get("images", {}).values() if i}), console)
     console.say(f"deploying {rel.id} to {environment.name} ({len(environment.hosts)} hosts)")
-    driver = Driver(run_context(environment, console, redact), action="deploy", lock_wait=float(lock_wait))
+    judge = pipeline.image_judge(prep, report, today=today())
+    driver = Driver(run_context(environment, console, redact, judge), action="deploy", lock_wait=float(lock_wait))
     result = driver.deploy(rel, service_specs(prep.model.data))
     hook_env["GANTRY_OUTCOME"] = result.outcome
     run_hooks(environment, "post_deploy" if result.exit_code == 0 else "on_failure", hook_env, console)

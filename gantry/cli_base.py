@@ -73,9 +73,10 @@ def who() -> str:
         or getpass.getuser()
 
 
-def run_context(environment, console: output.Console, redact) -> RunContext:
+def run_context(environment, console: output.Console, redact, judge_images=None) -> RunContext:
     return RunContext(environment, who(), socket.gethostname(), git_commit(Path(environment.root)), console.step,
-                      redact, echo=console.command, warn=lambda text: console.say(text, always=True))
+                      redact, echo=console.command, warn=lambda text: console.say(text, always=True),
+                      judge_images=judge_images)
 
 
 def finish_run(result, console: output.Console, as_json: bool) -> None:

@@ -86,9 +86,13 @@ def acquire_lock(layout: Layout, info_json: str) -> Command:
     )
 
 
-def facts_and_lock(layout: Layout, project: str, info_json: str, *, preflight: bool = True) -> Command:
-    """One round trip: observe the host (and its engine, for a host about to change), then take the lock."""
-    checks = (host_preflight(layout),) if preflight else ()
+def facts_and_lock(layout: Layout, project: str, info_json: str, *, preflight: bool = True,
+                   images: Sequence[str] = ()) -> Command:
+    """One round trip: observe the host (and, for a host about to change, its engine and the USER and
+    HEALTHCHECK of the release's images it already has), then take the lock."""
+    checks: tuple[Command, ...] = (host_preflight(layout),) if preflight else ()
+    if preflight and images:
+        checks += (marker("image-config"), quiet(image_config(images)), marker("image-config-end"))
     return sequence(facts(layout, project), *checks, or_else(acquire_lock(layout, info_json), marker("lock-busy")))
 
 
@@ -189,6 +193,12 @@ def container_logs(container: str, lines: int = 20) -> Argv:
 def image_digests(images: Sequence[str]) -> Argv:
     """One line per image: its tags and its registry digests (parsed by facts.parse_image_digests)."""
     return argv("docker", "image", "inspect", "--format", "{{json .RepoTags}} {{json .RepoDigests}}", *images)
+
+
+def image_config(images: Sequence[str]) -> Argv:
+    """The USER and HEALTHCHECK baked into each image present on the host (absent ones print nothing)."""
+    return argv("docker", "image", "inspect", "--format",
+                "{{json .RepoTags}} {{json .Config.User}} {{json .Config.Healthcheck}}", *images)
 
 
 def pin_images(pins: Mapping[str, str]) -> Command:

@@ -95,6 +95,8 @@ class RunContext:
     redact: Callable[[str], str]
     echo: Callable[[str, str], None] | None = None
     warn: Callable[[str], None] = lambda text: None
+    # Judges the images' own USER/HEALTHCHECK (read on the hosts) with the policy: (errors, warnings).
+    judge_images: Callable[[dict], tuple[list[str], list[str]]] | None = None
     now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.timezone.utc)
 
 
@@ -211,7 +213,8 @@ class Driver:
             run.outcome, run.ended = "unchanged", time.monotonic()
         return True
 
-    def lock_all(self, release_id: str, *, preflight: Callable[[HostRun], bool] = lambda run: True) -> None:
+    def lock_all(self, release_id: str, *, preflight: Callable[[HostRun], bool] = lambda run: True,
+                 images: Sequence[str] = ()) -> None:
         """Take every host's lock (observing it again under the lock) and judge the engines of those
         that will change; an unreachable host, a refused key, a held lock or a failed preflight
         stops the run before any host changes."""
@@ -220,13 +223,13 @@ class Driver:
 
         def lock(run: HostRun) -> None:
             run.session.connect()
-            facts = run.session.lock(info, wait=self.lock_wait, preflight=preflight(run))
+            facts = run.session.lock(info, wait=self.lock_wait, preflight=preflight(run), images=images)
             if facts.locked_by_us:
                 self.locked.append(run)
             run.previous = facts.current
 
         errors = self._on_every_host(lock)
-        errors += self._preflight_errors()
+        errors += self._preflight_errors() + self._image_errors()
         busy = [r for r in self.runs if r not in self.locked
                 and not any(isinstance(e, HostError) and e.host == r.host for e in errors)]
         if errors or busy:
@@ -260,6 +263,19 @@ class Driver:
             self.ctx.warn(f"warning: {', '.join(hosts)}: {rule}: {message}\n  hint: {fix}")
         return out
 
+    def _image_errors(self) -> list[GantryError]:
+        """The policy's verdict on the images' own USER and HEALTHCHECK, as found on the hosts."""
+        facts: dict[str, dict] = {}
+        for run in self.runs:
+            facts.update(run.session.image_facts)
+        if not facts or self.ctx.judge_images is None:
+            return []
+        errors, warnings = self.ctx.judge_images(facts)
+        for text in warnings:
+            self.ctx.warn(f"warning: {text}")
+        return [PreflightError("images", "policy", text, f"fix the image or add a waiver in {self.ctx.env.source}")
+                for text in errors]
+
     def unlock_all(self) -> None:
         """Give back every lock still held; a host we cannot reach keeps its lock, and we say so."""
         for run in list(self.locked):
@@ -276,7 +292,8 @@ class Driver:
         if self.observe_all(release, specs):
             close_all(r.session.conn for r in self.runs)
             return self._result(release.id)
-        self.lock_all(release.id, preflight=lambda run: not _unchanged(run.session.facts, release, specs))
+        self.lock_all(release.id, preflight=lambda run: not _unchanged(run.session.facts, release, specs),
+                      images=_images(release))
         try:
             try:
                 self._roll_out(release, specs)

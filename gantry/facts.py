@@ -244,3 +244,21 @@ def parse_image_digests(lines: list[str], images: tuple[str, ...] | list[str]) -
 def parse_health_poll(text: str) -> tuple[Container, ...]:
     """The health poll's output: one JSON line per container (see commands.containers)."""
     return parse_ps("\n".join(split_sections(text).get("ps", [])))
+
+
+def parse_image_config(lines: list[str], images: tuple[str, ...] | list[str]) -> dict[str, dict]:
+    """`docker image inspect` lines (tags, Config.User, Config.Healthcheck) -> {ref: {"Config": {...}}}."""
+    out: dict[str, dict] = {}
+    decoder = json.JSONDecoder()
+    for line in lines:
+        text = line.strip()
+        try:
+            tags, end = decoder.raw_decode(text)
+            user, end2 = decoder.raw_decode(text, end + 1)
+            health, _ = decoder.raw_decode(text, end2 + 1)
+        except ValueError:
+            continue
+        for ref in images:
+            if ref in (tags or []):
+                out[ref] = {"Config": {"User": user or "", "Healthcheck": health}}
+    return out

@@ -26,6 +26,7 @@ from gantry.facts import (
     Preflight,
     parse_facts,
     parse_health_poll,
+    parse_image_config,
     parse_image_digests,
     parse_preflight,
     split_sections,
@@ -58,6 +59,7 @@ class HostSession:
     facts: HostFacts = field(default_factory=HostFacts)
     preflight: Preflight | None = None
     resolved: dict[str, str] = field(default_factory=dict)
+    image_facts: dict[str, dict] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -98,10 +100,11 @@ class HostSession:
         self.facts = self.step("facts", run)
         return self.facts
 
-    def lock(self, info_json: str, *, wait: float = 0.0, preflight: bool = True) -> HostFacts:
+    def lock(self, info_json: str, *, wait: float = 0.0, preflight: bool = True,
+             images: Sequence[str] = ()) -> HostFacts:
         """Observe and take the lock in one round trip; wait up to `wait` seconds for a held lock."""
         deadline = time.monotonic() + wait
-        cmd = commands.facts_and_lock(self.layout, self.project, info_json, preflight=preflight)
+        cmd = commands.facts_and_lock(self.layout, self.project, info_json, preflight=preflight, images=images)
 
         def run() -> HostFacts:
             while True:
@@ -109,6 +112,8 @@ class HostSession:
                 facts = parse_facts(out.stdout)
                 if f"{commands.MARK}preflight-end" in out.stdout:
                     self.preflight = parse_preflight(out.stdout)
+                    self.image_facts = parse_image_config(split_sections(out.stdout).get("image-config", []),
+                                                          images)
                 if facts.locked_by_us or time.monotonic() >= deadline or self.cancel.is_set():
                     return facts
                 time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))

@@ -156,3 +156,26 @@ def policy_settings(env: Environment) -> policy.PolicySettings:
 def check(prep: Prepared, *, today: datetime.date) -> policy.PolicyReport:
     raw = prep.raw_model.data if prep.raw_model is not None else None
     return policy.check_policy(prep.model.data, raw, policy_settings(prep.env), today=today)
+
+
+IMAGE_RULES = ("USER-ROOT", "HEALTHCHECK-MISSING")
+
+
+def image_judge(prep: Prepared, report: policy.PolicyReport, *, today: datetime.date):
+    """A judge for the images' own USER/HEALTHCHECK, read on the hosts at preflight: (errors, warnings).
+
+    Only findings that the compose files alone did not already produce are returned.
+    """
+    seen = {(f.rule, f.service, f.path) for f in report.findings}
+    raw = prep.raw_model.data if prep.raw_model is not None else None
+
+    def judge(image_facts: dict) -> tuple[list[str], list[str]]:
+        again = policy.check_policy(prep.model.data, raw, policy_settings(prep.env), today=today,
+                                    image_facts=image_facts)
+        new = [f for f in again.findings if f.rule in IMAGE_RULES and not f.waived
+               and (f.rule, f.service, f.path) not in seen]
+        text = [f"{f.rule}: {f.path}: {f.message} (read from the image on the hosts)" for f in new]
+        return ([t for t, f in zip(text, new) if f.severity == "error"],
+                [t for t, f in zip(text, new) if f.severity == "warn"])
+
+    return judge

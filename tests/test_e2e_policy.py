@@ -99,3 +99,25 @@ def test_e2e_policy_expired_waiver_blocks(project, lab):
     proc = inv(project, "deploy", "--env", "expired", "--yes")
     assert proc.returncode == 1 and "expired" in proc.stderr.lower()
     assert "expired" not in host_dirs(lab)
+
+
+def test_e2e_policy_image_user_read_on_the_host_blocks_before_any_change(project, lab):
+    """The worker's compose user is reset, so only the image (present on the host since the waived deploy)
+    can tell it runs as root; with USER-ROOT raised to error the deploy stops at preflight."""
+    from gantry.lab import ssh_argv
+
+    (project / "compose/docker-compose.rootworker.yml").write_text("services:\n  worker:\n    user: !reset null\n")
+    write_env(project, "rootimage", "compose/docker-compose.rootworker.yml")
+    env_file = project / "environments/rootimage.yml"
+    data = yaml.safe_load(env_file.read_text())
+    data["policy"]["rules"]["USER-ROOT"] = "error"
+    env_file.write_text(yaml.safe_dump(data))
+    proc = inv(project, "deploy", "--env", "rootimage", "--yes")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "USER-ROOT: services.worker" in proc.stderr and "read from the image on the hosts" in proc.stderr
+    releases = subprocess.run(ssh_argv(lab, lab.hosts[0], "ls -A /srv/gantry/gantry-example/rootimage/releases"),
+                              capture_output=True, text=True, timeout=30)
+    assert releases.stdout.strip() == ""  # locked, judged, unlocked: no release was uploaded
+    lock = subprocess.run(ssh_argv(lab, lab.hosts[0], "test -e /srv/gantry/gantry-example/rootimage/lock"),
+                          capture_output=True, timeout=30)
+    assert lock.returncode != 0

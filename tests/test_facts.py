@@ -9,6 +9,7 @@ from gantry.facts import (
     Preflight,
     parse_facts,
     parse_health_poll,
+    parse_image_config,
     parse_image_digests,
     parse_lock,
     parse_preflight,
@@ -103,3 +104,12 @@ def test_facts_docker_ps_status_text(status, health, code):
     row = {"ID": "x", "Name": "n", "Service": "s", "State": "running", "Status": status, "Ports": ""}
     (c,) = parse_ps(json.dumps(row))
     assert (c.health, c.exit_code) == (health, code)
+
+
+def test_facts_image_config_from_captured_inspect():
+    lines = (CAPTURED / "image-config-docker20.10.txt").read_text().splitlines()
+    web, api = "10.231.47.1:5000/gantry-example/web:1.0.0", "registry.example.com/app/api:2.1"
+    facts = parse_image_config(lines, [web, api, "absent/x:1"])
+    assert facts[web] == {"Config": {"User": "", "Healthcheck": None}}
+    assert facts[api]["Config"]["User"] == "app:app" and facts[api]["Config"]["Healthcheck"]["Test"][0] == "CMD"
+    assert "absent/x:1" not in facts
