@@ -7,7 +7,6 @@ shell text. `Secret` words print as *** in `display` and raw only in `render`.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -99,11 +98,3 @@ def render(cmd: Command) -> str:
 def display(cmd: Command) -> str:
     """Shell text to show a person: secret words masked."""
     return _render(cmd, masked=True)
-
-
-def words(items: Iterable[str]) -> Argv:
-    return tuple(items)
-
-
-def join_lines(lines: Sequence[str]) -> str:
-    return "".join(f"{line}\n" for line in lines)
