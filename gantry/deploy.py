@@ -395,7 +395,8 @@ class Driver:
         self.cancel.clear()
         for run, res in zip(moved, _parallel(moved, back, self.parallel, reraise=False)):
             run.outcome = "failed" if isinstance(res, GantryError) else "rolled-back"
-            run.error = res.what if isinstance(res, GantryError) else "returned with the fleet"
+            why = "interrupted (Ctrl-C): " if interrupted else ""
+            run.error = res.what if isinstance(res, GantryError) else f"{why}returned with the fleet"
         if interrupted:
             self.interrupted = True
             for run in self.runs:
