@@ -14,7 +14,6 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from gantry import commands
@@ -30,10 +29,11 @@ from gantry.errors import (
     UsageError,
 )
 from gantry.executor import HostConnection, Target, close_all
+from gantry.fanout import BatchInterrupted, fan_out
 from gantry.health import Failed, Healthy, ServiceSpec
 from gantry.hostops import HealthSettingsView, HostSession, StepReport, lock_holder
 from gantry.policy.host import check_host
-from gantry.release import Release
+from gantry.release import Release, good_releases, previous_release, releases_to_prune
 
 
 @dataclass
@@ -117,46 +117,6 @@ def open_sessions(ctx: RunContext, cancel: threading.Event) -> list[HostSession]
                         ctx.redact, cancel) for t in targets_for(env)]
 
 
-def _parallel(items: Sequence, fn: Callable, max_parallel: int, *, reraise: bool = True) -> list:
-    """Run fn over items in a bounded pool; returns each item's exception or result, in order.
-
-    A Ctrl-C while waiting cancels health waits, and is re-raised (unless reraise=False, for
-    restoring steps) only after every worker has finished, so no host is left mid-step unknown.
-    """
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(items)))) as pool:
-        futures: list[Future] = [pool.submit(_capture, fn, item) for item in items]
-        interrupted = False
-        while True:
-            try:
-                results = [f.result() for f in futures]
-                break
-            except KeyboardInterrupt:
-                interrupted = True
-                for item in items:
-                    if isinstance(item, HostRun):
-                        item.session.cancel.set()
-        if interrupted and reraise:
-            raise BatchInterrupted(results)
-        return results
-
-
-class BatchInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a parallel step; carries every worker's result, collected after they finished."""
-
-    def __init__(self, results: list) -> None:
-        super().__init__()
-        self.results = results
-
-
-def _capture(fn: Callable, item: object) -> object:
-    try:
-        return fn(item)
-    except GantryError as exc:
-        return exc
-
-
 def _iso(ts: datetime.datetime) -> str:
     return ts.astimezone(datetime.timezone.utc).isoformat(timespec="seconds")
 
@@ -177,10 +137,14 @@ class Driver:
 
     # -- phase 1: everyone reachable, observed and locked, or nothing changes -----------------------
 
+    def _fan(self, items: Sequence, fn: Callable, *, reraise: bool = True) -> list:
+        """fan_out with this run's limits; a Ctrl-C cancels the forward health waits (rollbacks go on)."""
+        return fan_out(items, fn, self.parallel, reraise=reraise, on_interrupt=self.cancel.set if reraise else None)
+
     def _on_every_host(self, fn: Callable[[HostRun], None]) -> list[GantryError]:
         """Run one step on every host at once, before any change; Ctrl-C here changes nothing."""
         try:
-            return [e for e in _parallel(self.runs, fn, self.parallel) if isinstance(e, GantryError)]
+            return [e for e in self._fan(self.runs, fn) if isinstance(e, GantryError)]
         except KeyboardInterrupt:
             self.unlock_all()
             close_all(r.session.conn for r in self.runs)
@@ -311,7 +275,7 @@ class Driver:
         batches = [self.runs[i:i + size] for i in range(0, len(self.runs), size)]
         for n, batch in enumerate(batches):
             try:
-                results = _parallel(batch, lambda r: self._forward(r, release, specs), self.parallel)
+                results = self._fan(batch, lambda r: self._forward(r, release, specs))
             except BatchInterrupted as stop:
                 self._record_errors(batch, stop.results)
                 raise
@@ -393,7 +357,7 @@ class Driver:
             s.switch(run.previous)
 
         self.cancel.clear()
-        for run, res in zip(moved, _parallel(moved, back, self.parallel, reraise=False)):
+        for run, res in zip(moved, self._fan(moved, back, reraise=False)):
             run.outcome = "failed" if isinstance(res, GantryError) else "rolled-back"
             why = "interrupted (Ctrl-C): " if interrupted else ""
             run.error = res.what if isinstance(res, GantryError) else f"{why}returned with the fleet"
@@ -409,13 +373,13 @@ class Driver:
 
         def finish(run: HostRun) -> None:
             current = run.running
-            prune = _to_prune(run.session.facts.releases, release.id, current, run.previous, keep) if ok else ()
+            prune = releases_to_prune(run.session.facts.releases, release.id, current, run.previous, keep) if ok else ()
             record = self._record("deploy", run, release.id)
             run.session.finish(None, prune, record.to_json())
             if run in self.locked:
                 self.locked.remove(run)
 
-        _parallel(self.locked[:], finish, self.parallel, reraise=False)
+        self._fan(self.locked[:], finish, reraise=False)
 
     def _record(self, event: str, run: HostRun, rid: str) -> AuditRecord:
         env = self.ctx.env
@@ -449,7 +413,7 @@ class Driver:
             plan = {}
             for run in self.runs:
                 facts = run.session.facts
-                target = to or _previous_of(facts.releases, facts.current, _good_releases(run.session.read_audit()))
+                target = to or previous_release(facts.releases, facts.current, good_releases(run.session.read_audit()))
                 if not target or target not in facts.releases:
                     kept = ", ".join(facts.releases) or "none"
                     what = (f"release {to} is not kept on this host (pruned or never deployed)" if to
@@ -472,7 +436,7 @@ class Driver:
                 run.outcome, run.ended = "deployed", time.monotonic()
 
             try:
-                for run, res in zip(self.runs, _parallel(self.runs, back, self.parallel)):
+                for run, res in zip(self.runs, self._fan(self.runs, back)):
                     if isinstance(res, GantryError):
                         run.outcome, run.error = "failed", res.what
             except KeyboardInterrupt:
@@ -483,7 +447,7 @@ class Driver:
                 run.session.finish(None, (), self._record("rollback", run, run.target or target_label).to_json())
                 self.locked.remove(run)
 
-            _parallel(self.locked[:], finish, self.parallel)
+            self._fan(self.locked[:], finish, reraise=False)
         finally:
             self.unlock_all()
             close_all(r.session.conn for r in self.runs)
@@ -503,29 +467,6 @@ def _all_healthy(facts, specs: tuple[ServiceSpec, ...]) -> bool:
 
     return isinstance(verdict(facts.containers, specs, {c.id or c.name: 0.0 for c in facts.containers}, 1e9, 0.0),
                       Healthy)
-
-
-def _good_releases(records: Sequence[dict]) -> dict[str, bool]:
-    """Release id -> whether its last deploy or rollback on this host ended healthy."""
-    good: dict[str, bool] = {}
-    for rec in records:
-        good[str(rec.get("release", ""))] = rec.get("outcome") in ("deployed", "unchanged")
-    return good
-
-
-def _previous_of(releases: Sequence[str], current: str, good: dict[str, bool] | None = None) -> str:
-    """The newest kept release older than current that did not fail (a release with no record counts)."""
-    older = [r for r in releases if r < current] if current else list(releases)
-    older = [r for r in older if (good or {}).get(r, True)]
-    return older[-1] if older else ""
-
-
-def _to_prune(releases: Sequence[str], new: str, current: str, previous: str, keep: int) -> tuple[str, ...]:
-    """Releases beyond `keep` (newest first); the current and previous ones are never pruned."""
-    kept = sorted(set(releases) | {new}, reverse=True)
-    protected = {current, previous, new}
-    extra = [r for r in kept[keep:] if r not in protected]
-    return tuple(sorted(extra))
 
 
 def _many(errors: list[GantryError]) -> GantryError:

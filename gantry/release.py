@@ -96,3 +96,26 @@ def make_release(
 
 def render_manifest(manifest: Mapping) -> str:
     return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+
+
+def good_releases(records: Sequence[dict]) -> dict[str, bool]:
+    """Release id -> whether its last deploy or rollback on this host ended healthy."""
+    good: dict[str, bool] = {}
+    for rec in records:
+        good[str(rec.get("release", ""))] = rec.get("outcome") in ("deployed", "unchanged")
+    return good
+
+
+def previous_release(releases: Sequence[str], current: str, good: dict[str, bool] | None = None) -> str:
+    """The newest kept release older than current that did not fail (a release with no record counts)."""
+    older = [r for r in releases if r < current] if current else list(releases)
+    older = [r for r in older if (good or {}).get(r, True)]
+    return older[-1] if older else ""
+
+
+def releases_to_prune(releases: Sequence[str], new: str, current: str, previous: str, keep: int) -> tuple[str, ...]:
+    """Releases beyond `keep` (newest first); the current and previous ones are never pruned."""
+    kept = sorted(set(releases) | {new}, reverse=True)
+    protected = {current, previous, new}
+    extra = [r for r in kept[keep:] if r not in protected]
+    return tuple(sorted(extra))

@@ -2,9 +2,10 @@ import datetime
 import io
 import tarfile
 
-from gantry.deploy import _previous_of, _to_prune
 from gantry.hostops import bundle_tar
 from gantry.release import content_hash, hash_of_release_id, make_release
+from gantry.release import previous_release as _previous_of
+from gantry.release import releases_to_prune as _to_prune
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, 0, tzinfo=datetime.timezone.utc)
 

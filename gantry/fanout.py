@@ -1,0 +1,52 @@
+"""Run one step on many hosts at once: a bounded pool, one result or error per host, Ctrl-C survived.
+
+A Ctrl-C while the workers run cancels the health waits (the caller's on_interrupt) and is raised
+again only after every worker has finished, carrying their results, so no host is left mid-step unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from gantry.errors import GantryError
+
+
+def fan_out(items: Sequence, fn: Callable, max_parallel: int, *, reraise: bool = True,
+            on_interrupt: Callable[[], None] | None = None) -> list:
+    """Run fn over items in a bounded pool; returns each item's GantryError or result, in order.
+
+    A Ctrl-C while waiting calls on_interrupt (which cancels the health waits) and is raised again as
+    BatchInterrupted (unless reraise=False, for restoring steps) once every worker has finished.
+    """
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(items)))) as pool:
+        futures: list[Future] = [pool.submit(_capture, fn, item) for item in items]
+        interrupted = False
+        while True:
+            try:
+                results = [f.result() for f in futures]
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+                if on_interrupt is not None:
+                    on_interrupt()
+        if interrupted and reraise:
+            raise BatchInterrupted(results)
+        return results
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a parallel step; carries every worker's result, collected after they finished."""
+
+    def __init__(self, results: list) -> None:
+        super().__init__()
+        self.results = results
+
+
+def _capture(fn: Callable, item: object) -> object:
+    try:
+        return fn(item)
+    except GantryError as exc:
+        return exc
