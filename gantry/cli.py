@@ -111,12 +111,7 @@ def compose_config(c, file=None, env_file=None, format="yaml", no_interpolate=Fa
     files = file or []
     if not files:
         raise UsageError("-f", "no compose file given", "pass -f FILE (repeat for overrides)")
-    sources = []
-    for f in files:
-        path = Path(f)
-        if not path.is_file():
-            raise UsageError(f"-f {f}", "file does not exist", "check the path")
-        sources.append(compose.SourceFile(f, path.read_text()))
+    sources = [compose.SourceFile(f, _read_user_file(f)) for f in files]
     values = dict(os.environ)
     env_path = Path(env_file) if env_file else Path(files[0]).resolve().parent / ".env"
     if env_file or env_path.is_file():

@@ -183,7 +183,6 @@ def parse_preflight(text: str) -> Preflight:
         rest = info[end:].split()
         version = rest[0] if rest else ""
         compose = rest[1].lstrip("v") if len(rest) > 1 else ""
-    compose = compose or "".join(s.get("compose", [])).strip()
     free = -1
     df = [line.split() for line in s.get("df", []) if line.strip()]
     if len(df) >= 2 and len(df[1]) >= 4 and df[1][3].isdigit():
