@@ -15,12 +15,28 @@ PROJECT_DIRS = ("environments", "compose", "example")
 
 
 def copy_project(root: Path) -> Path:
-    """A user's project: the repo's tasks.py, environments, compose files and example app, nothing else."""
+    """A user's project: the repo's tasks.py, environments, compose files and example app, nothing else.
+
+    The lab environments name slot 0's registry; a test worker's lab runs on its own slot, so the copy's
+    environment files are pointed at that slot's addresses."""
     for name in PROJECT_FILES:
         shutil.copy(REPO / name, root / name)
     for name in PROJECT_DIRS:
         shutil.copytree(REPO / name, root / name)
+    for env_file in (root / "environments").glob("*.yml"):
+        env_file.write_text(for_this_slot(env_file.read_text()))
     return root
+
+
+def lab_net():
+    from gantry.lab.model import requested_net
+
+    return requested_net()
+
+
+def for_this_slot(text: str) -> str:
+    """Text that names slot 0's lab addresses (10.231.47.x), rewritten for this worker's slot."""
+    return text.replace("10.231.47.", lab_net().prefix)
 
 
 def lab_missing() -> str:
