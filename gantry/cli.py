@@ -13,7 +13,7 @@ from pathlib import Path
 
 from invoke import Collection, task
 
-from gantry import cli_ops, compose, config, output, pipeline
+from gantry import cli_day2, cli_ops, compose, config, output, pipeline
 from gantry.cli_base import (
     fail,
     finish_run,
@@ -30,6 +30,7 @@ from gantry.cli_base import (
 from gantry.deploy import Driver, targets_for
 from gantry.errors import EXIT_INVALID, EXIT_USAGE, GantryError, ProblemList, UsageError
 from gantry.health import service_specs
+from gantry.init import placeholder_hosts
 
 # -- offline tasks ----------------------------------------------------------------------------------
 
@@ -57,7 +58,8 @@ def validate(c, env=None):
     environment = load_env(c, env)
     prep = pipeline.prepare(environment, raw=True)
     report = pipeline.check(prep, today=today())
-    problems = [str(p) for p in prep.problems + prep.secret_problems]
+    problems = [str(p) for p in placeholder_hosts(environment)]
+    problems += [str(p) for p in prep.problems + prep.secret_problems]
     problems += [str(p) for p in report.problems]
     problems += [f"policy {f.rule}: services.{f.service} {f.path}: {f.message}" for f in report.findings
                  if f.severity == "error" and not f.waived]
@@ -194,6 +196,8 @@ def _confirm(environment, yes: bool) -> None:
 def _prepared_release(c, env):
     """Validate and policy-check an environment, then build its release (offline)."""
     environment = load_env(c, env)
+    if placeholder_hosts(environment):
+        raise ProblemList(placeholder_hosts(environment))
     targets_for(environment)
     prep = pipeline.prepare(environment, raw=True)
     if prep.problems or prep.secret_problems:
@@ -279,5 +283,6 @@ def make_collection(root: Path) -> Collection:
     compose_ns.add_task(compose_config, name="config")
     ns.add_collection(compose_ns)
     cli_ops.register(ns)
+    cli_day2.register(ns)
     ns.configure({"gantry": {"root": str(root)}})
     return ns

@@ -63,6 +63,11 @@ def read_secrets(env: Environment, environ: Mapping[str, str]) -> tuple[Secrets,
     return secrets, problems + more
 
 
+def project_dir(env: Environment) -> str:
+    """Compose's project directory: the first compose file's folder (relative paths resolve from it)."""
+    return str((Path(env.root) / env.compose_files[0]).parent) if env.compose_files else str(Path(env.root))
+
+
 def make_lookup(env: Environment, secrets: Secrets, environ: Mapping[str, str]):
     def lookup(name: str) -> str | None:
         if name in secrets.values:
@@ -82,7 +87,7 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
     sources = read_sources(env)
     lookup = make_lookup(env, secrets, environ)
     try:
-        model = compose.load_compose(sources, lookup, project_dir=str(Path(env.root) / "compose"),
+        model = compose.load_compose(sources, lookup, project_dir=project_dir(env),
                                      project_name=env.compose_project, profiles=env.profiles,
                                      keep=frozenset(secrets.declared | secrets.names))
     except ProblemList as exc:
@@ -101,7 +106,7 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
     warnings = [w for w in model.warnings if not any(f'"{n}" variable is not set' in w for n in secrets.declared)]
     if raw:
         try:
-            raw_model = compose.load_compose(sources, lookup, project_dir=str(Path(env.root) / "compose"),
+            raw_model = compose.load_compose(sources, lookup, project_dir=project_dir(env),
                                              project_name=env.compose_project, profiles=env.profiles,
                                              interpolate=False)
         except (ConfigError, ProblemList) as exc:

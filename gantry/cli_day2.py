@@ -1,0 +1,87 @@
+"""Day-2 and first-day tasks: `init` (an existing app repository -> Gantry's files)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+
+from invoke import Collection, Exit, task
+
+from gantry import init as init_stage
+from gantry.cli_base import root_of, user_errors
+
+FIRST_PROBLEM_LINES = 16
+
+
+def _repo_files(root: Path) -> list[str]:
+    """The files in the folders where compose files live (not a full walk: node_modules can be huge)."""
+    out = []
+    for folder in init_stage.SEARCH_DIRS:
+        d = root / folder if folder else root
+        if d.is_dir():
+            out += [str(p.relative_to(root)) for p in sorted(d.iterdir()) if p.is_file()]
+    return out
+
+
+def _write_new(path: Path, text: str) -> bool:
+    """Create path with text; False (and nothing written) when it exists, even as a dangling symlink."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    return True
+
+
+@task(help={"workflow": "also write .github/workflows/deploy.yml (validate on push, deploy on a v* tag)"})
+@user_errors
+def init(c, workflow=False):
+    """Write environments/staging.yml and prod.yml, secrets.example.env and .gitignore lines for this repo.
+
+    Never overwrites a file; ends with the first problems `gantry validate --env prod` reports.
+    """
+    root = root_of(c)
+    files = _repo_files(root)
+    found = init_stage.find_compose_files(files)
+    texts = {f: (root / f).read_text() for f in (found.all_files if found else [])}
+    gitignore = root / ".gitignore"
+    if gitignore.is_symlink():
+        gitignore = gitignore.resolve()
+    planned = init_stage.plan_files(files, texts, root.name, gitignore=gitignore.read_text()
+                                    if gitignore.is_file() else None, workflow=workflow)
+    print(f"compose files: {', '.join(found.all_files)}")
+    for rel, text in planned.items():
+        if rel == ".gitignore":
+            with open(root / rel, "a") as fh:
+                fh.write(text)
+            added = [line for line in text.splitlines() if line and not line.startswith("#")]
+            print(f"  appended to .gitignore: {', '.join(added)}")
+        elif _write_new(root / rel, text):
+            print(f"  wrote {rel}")
+        else:
+            print(f"  kept {rel} (it exists; not overwritten)")
+    print("\nnext: replace the placeholder hosts, then run `gantry validate --env prod`. It says now:\n")
+    from gantry.cli import validate
+
+    warnings = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(warnings):
+            validate(c, env="prod")
+    except Exit as exc:
+        lines = [line for line in str(exc.message or "").splitlines() if line.strip()]
+        shown = lines[:-1][:FIRST_PROBLEM_LINES]
+        print("\n".join(f"  {line}" for line in shown))
+        if len(lines) - 1 > len(shown):
+            print("  ...")
+        print(f"  {lines[-1]}")
+    count = warnings.getvalue().count("warning: ")
+    if count:
+        print(f"  (and {count} warnings: run `gantry validate --env prod` to see them)")
+
+
+def register(ns: Collection) -> None:
+    ns.add_task(init)
