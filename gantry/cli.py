@@ -213,9 +213,10 @@ def _prepared_release(c, env):
     return environment, prep, rel, report
 
 
-@task(help={"env": "environment name", "json": "print a JSON document on stdout"})
+@task(help={"env": "environment name", "json": "print a JSON document on stdout",
+            "per_host": "show every host on its own (default: hosts with the same change are shown once)"})
 @user_errors
-def plan(c, env=None, json=False):
+def plan(c, env=None, json=False, per_host=False):
     """Show what a deploy would change on each host (diff, images, services, secret names); changes nothing.
 
     Exit 0 when nothing would change, 6 when a deploy would change something.
@@ -228,7 +229,8 @@ def plan(c, env=None, json=False):
         output.print_json(result.to_dict())
     else:
         fps = {n: prep.secrets.fingerprint(n) for n in prep.secrets.names}
-        print(output.make_redactor(prep.secrets.values.values())(render_plan(result, fingerprints=fps)))
+        text = render_plan(result, fingerprints=fps, per_host=per_host)
+        print(output.make_redactor(prep.secrets.values.values())(text))
     if result.exit_code:
         raise fail("", result.exit_code)
 
