@@ -31,6 +31,7 @@ from gantry.deploy import Driver, targets_for
 from gantry.errors import EXIT_INVALID, EXIT_USAGE, GantryError, ProblemList, UsageError
 from gantry.health import service_specs
 from gantry.init import placeholder_hosts
+from gantry.notify import notify_problems
 
 # -- offline tasks ----------------------------------------------------------------------------------
 
@@ -60,6 +61,7 @@ def validate(c, env=None):
     report = pipeline.check(prep, today=today())
     problems = [str(p) for p in placeholder_hosts(environment)]
     problems += [str(p) for p in prep.problems + prep.secret_problems]
+    problems += [str(p) for p in notify_problems(environment, prep.secrets.declared)]
     problems += [str(p) for p in report.problems]
     problems += [f"policy {f.rule}: services.{f.service} {f.path}: {f.message}" for f in report.findings
                  if f.severity == "error" and not f.waived]
@@ -254,7 +256,8 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
     console.say(f"deploying {rel.id} to {environment.name} ({len(environment.hosts)} hosts)")
     judge = pipeline.image_judge(prep, report, today=today())
     driver = Driver(run_context(environment, console, redact, judge), action="deploy", lock_wait=float(lock_wait))
-    result = driver.deploy(rel, service_specs(prep.model.data))
+    result = cli_day2.run_notified(lambda: driver.deploy(rel, service_specs(prep.model.data)), environment,
+                                   dict(prep.secrets.values), "deploy", rel.id, console, redact)
     hook_env["GANTRY_OUTCOME"] = result.outcome
     run_hooks(environment, "post_deploy" if result.exit_code == 0 else "on_failure", hook_env, console)
     finish_run(result, console, json)
@@ -273,7 +276,9 @@ def rollback(c, env=None, to=None, json=False, quiet=False, verbose=False, lock_
     secrets, _ = pipeline.read_secrets(environment, os.environ)
     redact = output.make_redactor(secrets.values.values())
     driver = Driver(run_context(environment, console, redact), action="rollback", lock_wait=float(lock_wait))
-    finish_run(driver.rollback(to), console, json)
+    result = cli_day2.run_notified(lambda: driver.rollback(to), environment, dict(secrets.values), "rollback",
+                                   to or "previous", console, redact)
+    finish_run(result, console, json)
 
 
 def make_collection(root: Path) -> Collection:

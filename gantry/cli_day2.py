@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import io
 import os
+import time
 from pathlib import Path
 
 from invoke import Collection, Exit, task
@@ -81,6 +83,35 @@ def init(c, workflow=False):
     count = warnings.getvalue().count("warning: ")
     if count:
         print(f"  (and {count} warnings: run `gantry validate --env prod` to see them)")
+
+
+def run_notified(run, environment, secrets: dict[str, str], event: str, release: str, console, redact):
+    """Run a deploy or rollback (run() -> RunResult) and send its outcome to the environment's webhooks."""
+    from gantry import notify
+    from gantry.cli_base import who
+    from gantry.errors import GantryError
+
+    if not environment.notify:
+        return run()
+    started, clock = datetime.datetime.now(datetime.timezone.utc), time.monotonic()
+    try:
+        result = run()
+        doc = result.to_dict()
+    except GantryError as exc:
+        result, doc = exc, {"action": event, "release": release, "outcome": "failed", "exit_code": exc.exit_code,
+                            "error": str(exc), "hosts": []}
+    ended = datetime.datetime.now(datetime.timezone.utc)
+    body = notify.make_document(doc, environment=environment.name, project=environment.project, who=who(),
+                                started=started.isoformat(timespec="seconds"),
+                                ended=ended.isoformat(timespec="seconds"), seconds=time.monotonic() - clock,
+                                redact=redact)
+    sent = notify.send_all(environment.notify, event, body, secrets,
+                           warn=lambda text: console.say(text, always=True), redact=redact)
+    if sent:
+        console.say(f"notified {sent} webhook(s)")
+    if isinstance(result, GantryError):
+        raise result
+    return result
 
 
 def register(ns: Collection) -> None:

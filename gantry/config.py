@@ -93,6 +93,14 @@ class HooksConfig:
 
 
 @dataclass(frozen=True)
+class NotifyConfig:
+    url_secret: str  # the name of a secret holding the webhook URL
+    events: list[str] = field(default_factory=lambda: ["deploy", "rollback"])
+    timeout: float = 5.0
+    retries: int = 3
+
+
+@dataclass(frozen=True)
 class Environment:
     project: str
     deploy_path: str
@@ -109,6 +117,7 @@ class Environment:
     confirm: bool = False
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     hooks: HooksConfig = field(default_factory=HooksConfig)
+    notify: list[NotifyConfig] = field(default_factory=list)
     # Filled in by the loader, not read from YAML:
     name: str = field(default="", metadata={"internal": True})
     root: str = field(default="", metadata={"internal": True})
