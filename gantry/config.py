@@ -93,6 +93,13 @@ class HooksConfig:
 
 
 @dataclass(frozen=True)
+class SecretSources:
+    command: str = ""  # a command whose stdout is dotenv (op inject, vault kv get, pass)
+    age_identity: str = ""  # the age key file for secrets.<env>.env.age (or GANTRY_AGE_IDENTITY)
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
 class NotifyConfig:
     url_secret: str  # the name of a secret holding the webhook URL
     events: list[str] = field(default_factory=lambda: ["deploy", "rollback"])
@@ -110,6 +117,7 @@ class Environment:
     profiles: list[str] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
     secrets_file: str = ""
+    secrets: SecretSources = field(default_factory=SecretSources)
     ssh: SSHSettings = field(default_factory=SSHSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
     rollout: RolloutSettings = field(default_factory=RolloutSettings)

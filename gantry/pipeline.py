@@ -18,7 +18,8 @@ from gantry.config import Environment
 from gantry.errors import ConfigError, Problem, ProblemList
 from gantry.policy.host import HOST_RULES
 from gantry.release import Release, SourceDigest, make_release, sha256_text
-from gantry.secrets import EXAMPLE_FILE, Secrets, file_mode_problem, load_secrets, render_env_file
+from gantry.secret_sources import read_secret_text
+from gantry.secrets import EXAMPLE_FILE, Secrets, load_secrets, render_env_file
 
 
 @dataclass(frozen=True)
@@ -50,17 +51,9 @@ def read_secrets(env: Environment, environ: Mapping[str, str]) -> tuple[Secrets,
     example = root / EXAMPLE_FILE
     if not example.is_file():
         return Secrets(), []
-    path = root / env.secrets_file
-    problems: list[Problem] = []
-    text = None
-    if path.is_file():
-        bad = file_mode_problem(env.secrets_file, path.stat().st_mode)
-        if bad:
-            problems.append(bad)
-        else:
-            text = path.read_text()
-    secrets, more = load_secrets(example.read_text(), text, env.secrets_file, environ)
-    return secrets, problems + more
+    source = read_secret_text(env, environ)
+    secrets, more = load_secrets(example.read_text(), source.text, source.name, environ)
+    return secrets, source.problems + more
 
 
 def project_dir(env: Environment) -> str:
