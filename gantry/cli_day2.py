@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import io
+import json as _json
 import os
 import time
 from pathlib import Path
@@ -114,5 +115,65 @@ def run_notified(run, environment, secrets: dict[str, str], event: str, release:
     return result
 
 
+@task(help={"env": "environment name", "json": "print a JSON document on stdout"})
+@user_errors
+def drift(c, env=None, json=False):
+    """Compare what runs on every host with its `current` release; exit 0 when none drifted, 6 when one did.
+
+    Reports containers missing or extra, config hashes and image digests that differ from the release,
+    a `current` that points at a missing release, and a lock older than a deploy can take.
+    """
+    from gantry import commands, output
+    from gantry import drift as drift_stage
+    from gantry.cli_base import load_env
+    from gantry.cli_ops import _each_host, _raise_first
+    from gantry.facts import parse_facts, split_sections
+    from gantry.plan import EXIT_CHANGES
+
+    environment = load_env(c, env)
+    project = environment.compose_project
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def read(conn, layout):
+        out = conn.run(commands.read_live(layout, project), step="drift", check=False).stdout
+        facts, s = parse_facts(out), split_sections(out)
+        details = ""
+        if facts.current and facts.current in facts.releases:
+            details = conn.run(commands.drift_details(project, layout, facts.current), step="drift",
+                               check=False).stdout
+        try:
+            manifest = _json.loads("\n".join(s.get("live-manifest", [])) or "{}")
+        except ValueError:
+            manifest = {}
+        return facts, drift_stage.find_drift(
+            facts, "".join(f"{x}\n" for x in s.get("live-compose", [])), manifest if isinstance(manifest, dict)
+            else {}, *drift_stage.parse_details(details), now=now,
+            lock_limit=2 * environment.ssh.command_timeout)
+
+    outcomes = _each_host(environment, read)
+    doc = {"environment": environment.name, "drift": False, "hosts": []}
+    for o in outcomes:
+        if o.error:
+            doc["hosts"].append({"host": o.host, "error": str(o.error)})
+            continue
+        facts, items = o.value
+        doc["drift"] = doc["drift"] or bool(items)
+        doc["hosts"].append({"host": o.host, "release": facts.current, "drift": [vars(d) for d in items]})
+    if json:
+        output.print_json(doc)
+    else:
+        for h in doc["hosts"]:
+            if "error" in h:
+                continue
+            head = f"{h['host']} ({h['release'] or 'no release'}): "
+            print(head + ("no drift" if not h["drift"] else f"{len(h['drift'])} drift(s)"))
+            for d in h["drift"]:
+                print(f"  {d['kind']:<15} {d['service'] or '-':<12} {d['detail']}")
+    _raise_first(outcomes)
+    if doc["drift"]:
+        raise Exit(code=EXIT_CHANGES)
+
+
 def register(ns: Collection) -> None:
     ns.add_task(init)
+    ns.add_task(drift)
