@@ -7,6 +7,7 @@ import datetime
 import io
 import json as _json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -174,6 +175,65 @@ def drift(c, env=None, json=False):
         raise Exit(code=EXIT_CHANGES)
 
 
+@task(help={"env": "environment name", "service": "the compose service to run in", "host": "only this host"})
+@user_errors
+def exec_(c, env=None, service=None, host=None):
+    """Run a command in a service's container on every host (or one): gantry exec --env E --service S -- CMD...
+
+    The container has the live release's environment, secrets included. Output is shown per host; the exit
+    code is the command's (the first non-zero one).
+    """
+    from dataclasses import replace
+
+    from gantry import commands
+    from gantry.cli_base import load_env
+    from gantry.cli_ops import _each_host, _raise_first
+    from gantry.errors import UsageError
+    from gantry.facts import parse_facts
+    from gantry.pipeline import read_secrets
+
+    environment = load_env(c, env)
+    # The words after `--`, from argv itself: Invoke's parser joins its remainder into one string.
+    cmd = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
+    if not service or not cmd:
+        raise UsageError("exec", "give --service and a command after --", "gantry exec --env prod --service web -- "
+                         "sh -c 'echo hi'")
+    if host:
+        hosts = [h for h in environment.hosts if host in (h.label, h.address)]
+        if not hosts:
+            raise UsageError(f"--host {host}", "no such host in this environment",
+                             f"hosts: {', '.join(h.label for h in environment.hosts)}")
+        environment = replace(environment, hosts=hosts)
+    project = environment.compose_project
+    secrets, _ = read_secrets(environment, os.environ)
+    from gantry.output import make_redactor
+
+    redact = make_redactor(secrets.values.values())
+
+    def run(conn, layout):
+        facts = parse_facts(conn.run(commands.facts(layout, project), step="exec", check=False).stdout)
+        if not facts.current:
+            raise UsageError(f"{conn.target.label} [exec]", "no release is live on this host", "deploy first")
+        return conn.run(commands.exec_in_service(project, layout, facts.current, service, cmd), step="exec",
+                        check=False)
+
+    outcomes = _each_host(environment, run)
+    codes = []
+    for o in outcomes:
+        if o.error:
+            continue
+        print(f"== {o.host} (exit {o.value.exit_code}) ==")
+        text = redact((o.value.stdout + o.value.stderr).rstrip())
+        if text:
+            print(text)
+        codes.append(o.value.exit_code)
+    _raise_first(outcomes)
+    first = next((code for code in codes if code), 0)
+    if first:
+        raise Exit(code=first)
+
+
 def register(ns: Collection) -> None:
     ns.add_task(init)
     ns.add_task(drift)
+    ns.add_task(exec_, name="exec")

@@ -288,3 +288,8 @@ def drift_details(project: str, layout: Layout, rid: str) -> Command:
                                     "{{json .Id}} {{json .RepoDigests}}")),
         marker("drift-end"),
     )
+
+
+def exec_in_service(project: str, layout: Layout, rid: str, service: str, cmd: Sequence[str]) -> Argv:
+    """Run cmd in the service's running container of release rid (it has the release's environment)."""
+    return compose(project, layout, rid, "exec", "-T", service, *cmd)
