@@ -18,7 +18,8 @@ from gantry.config import Environment
 from gantry.errors import ConfigError, Problem, ProblemList
 from gantry.policy.host import HOST_RULES
 from gantry.release import Release, SourceDigest, make_release, sha256_text
-from gantry.secrets import EXAMPLE_FILE, Secrets, file_mode_problem, load_secrets, render_env_file
+from gantry.secret_sources import read_secret_text
+from gantry.secrets import EXAMPLE_FILE, Secrets, load_secrets, render_env_file
 
 
 @dataclass(frozen=True)
@@ -50,17 +51,14 @@ def read_secrets(env: Environment, environ: Mapping[str, str]) -> tuple[Secrets,
     example = root / EXAMPLE_FILE
     if not example.is_file():
         return Secrets(), []
-    path = root / env.secrets_file
-    problems: list[Problem] = []
-    text = None
-    if path.is_file():
-        bad = file_mode_problem(env.secrets_file, path.stat().st_mode)
-        if bad:
-            problems.append(bad)
-        else:
-            text = path.read_text()
-    secrets, more = load_secrets(example.read_text(), text, env.secrets_file, environ)
-    return secrets, problems + more
+    source = read_secret_text(env, environ)
+    secrets, more = load_secrets(example.read_text(), source.text, source.name, environ)
+    return secrets, source.problems + more
+
+
+def project_dir(env: Environment) -> str:
+    """Compose's project directory: the first compose file's folder (relative paths resolve from it)."""
+    return str((Path(env.root) / env.compose_files[0]).parent) if env.compose_files else str(Path(env.root))
 
 
 def make_lookup(env: Environment, secrets: Secrets, environ: Mapping[str, str]):
@@ -82,7 +80,7 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
     sources = read_sources(env)
     lookup = make_lookup(env, secrets, environ)
     try:
-        model = compose.load_compose(sources, lookup, project_dir=str(Path(env.root) / "compose"),
+        model = compose.load_compose(sources, lookup, project_dir=project_dir(env),
                                      project_name=env.compose_project, profiles=env.profiles,
                                      keep=frozenset(secrets.declared | secrets.names))
     except ProblemList as exc:
@@ -101,7 +99,7 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
     warnings = [w for w in model.warnings if not any(f'"{n}" variable is not set' in w for n in secrets.declared)]
     if raw:
         try:
-            raw_model = compose.load_compose(sources, lookup, project_dir=str(Path(env.root) / "compose"),
+            raw_model = compose.load_compose(sources, lookup, project_dir=project_dir(env),
                                              project_name=env.compose_project, profiles=env.profiles,
                                              interpolate=False)
         except (ConfigError, ProblemList) as exc:

@@ -66,3 +66,12 @@ def lab_or_skip(root, count: int):
         yield up
     finally:
         lab.lab_down(root, log=lambda m: None)
+
+
+def project_with_lab_secrets(root: Path, values: dict[str, str]) -> Path:
+    """A copy of the project whose secrets.lab.env (0600) holds these values."""
+    copy_project(root)
+    secrets = root / "secrets.lab.env"
+    secrets.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    secrets.chmod(0o600)
+    return root
