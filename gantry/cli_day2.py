@@ -183,8 +183,6 @@ def exec_(c, env=None, service=None, host=None):
     The container has the live release's environment, secrets included. Output is shown per host; the exit
     code is the command's (the first non-zero one).
     """
-    from dataclasses import replace
-
     from gantry import commands
     from gantry.cli_base import load_env
     from gantry.cli_ops import _each_host, _raise_first
@@ -198,12 +196,7 @@ def exec_(c, env=None, service=None, host=None):
     if not service or not cmd:
         raise UsageError("exec", "give --service and a command after --", "gantry exec --env prod --service web -- "
                          "sh -c 'echo hi'")
-    if host:
-        hosts = [h for h in environment.hosts if host in (h.label, h.address)]
-        if not hosts:
-            raise UsageError(f"--host {host}", "no such host in this environment",
-                             f"hosts: {', '.join(h.label for h in environment.hosts)}")
-        environment = replace(environment, hosts=hosts)
+    environment = only_host(environment, host)
     project = environment.compose_project
     secrets, _ = read_secrets(environment, os.environ)
     from gantry.output import make_redactor
@@ -233,7 +226,63 @@ def exec_(c, env=None, service=None, host=None):
         raise Exit(code=first)
 
 
+def only_host(environment, host: str | None):
+    """The environment narrowed to the host named (by label or address) by --host; unchanged without one."""
+    from dataclasses import replace
+
+    from gantry.errors import UsageError
+
+    if not host:
+        return environment
+    hosts = [h for h in environment.hosts if host in (h.label, h.address)]
+    if not hosts:
+        raise UsageError(f"--host {host}", "no such host in this environment",
+                         f"hosts: {', '.join(h.label for h in environment.hosts)}")
+    return replace(environment, hosts=hosts)
+
+
+@task(help={"env": "environment name", "service": "the compose service to open a shell in",
+            "host": "the host (default: the first one)", "command": "the program to run (default: sh)"})
+@user_errors
+def shell(c, env=None, service=None, host=None, command="sh"):
+    """Open an interactive shell (a TTY through SSH) in a service's container of the live release on one host.
+
+    The container has the live release's environment, secrets included (they come from the release's 0600
+    .env on the host, never from a command line). The exit code is the shell's.
+    """
+    import shlex
+
+    from gantry import commands
+    from gantry.cli_base import load_env
+    from gantry.deploy import targets_for
+    from gantry.errors import UsageError
+    from gantry.executor import HostConnection
+    from gantry.facts import parse_facts
+
+    environment = load_env(c, env)
+    if not service:
+        raise UsageError("shell", "give --service", "gantry shell --env prod --service web [--host HOST]")
+    environment = only_host(environment, host)
+    target = targets_for(environment)[0]
+    if len(environment.hosts) > 1:
+        print(f"shell on {target.label} (the first of {len(environment.hosts)} hosts; --host picks another)",
+              file=sys.stderr)
+    layout, project = commands.Layout(environment.base_dir), environment.compose_project
+    with HostConnection(target) as conn:
+        facts = parse_facts(conn.run(commands.facts(layout, project), step="shell", check=False).stdout)
+        if not facts.current:
+            raise UsageError(f"{target.label} [shell]", "no release is live on this host", "deploy first")
+        if not any(x.service == service and x.state == "running" for x in facts.containers):
+            raise UsageError(f"{target.label} [shell]", f"service {service!r} has no running container",
+                             f"`gantry status --env {environment.name}` shows what runs")
+        code = conn.interactive(commands.shell_in_service(project, layout, facts.current, service,
+                                                          shlex.split(command) or ["sh"]), step="shell")
+    if code:
+        raise Exit(code=code)
+
+
 def register(ns: Collection) -> None:
     ns.add_task(init)
     ns.add_task(drift)
     ns.add_task(exec_, name="exec")
+    ns.add_task(shell)
