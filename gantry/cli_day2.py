@@ -15,6 +15,7 @@ from invoke import Collection, Exit, task
 
 from gantry import init as init_stage
 from gantry.cli_base import root_of, user_errors
+from gantry.errors import ProblemList, UsageError
 
 FIRST_PROBLEM_LINES = 16
 
@@ -281,8 +282,58 @@ def shell(c, env=None, service=None, host=None, command="sh"):
         raise Exit(code=code)
 
 
+@task(help={"env": "environment name", "json": "print a JSON document on stdout",
+            "no_push": "build and check only; do not push (images.transfer: ssh never pushes)"})
+@user_errors
+def build(c, env=None, json=False, no_push=False):
+    """Build the services that have `build:` on the deploying side's engine, report size and layers, push.
+
+    The engine is images.docker_host, else DOCKER_HOST, else the local one; the stage is images.target
+    (else build.target). Each image is tagged as its compose `image:` and as <repository>:<release id>.
+    With images.transfer: ssh nothing is pushed: `gantry deploy` sends the images to the hosts.
+    """
+    from gantry import build as build_stage
+    from gantry import output, pipeline
+    from gantry.cli_base import git_commit, load_env, root_of, who
+
+    environment = load_env(c, env)
+    prep = pipeline.prepare(environment)
+    if prep.problems or prep.secret_problems:
+        raise ProblemList(list(prep.problems + prep.secret_problems))
+    rel = pipeline.build_release(prep, now=datetime.datetime.now(datetime.timezone.utc), who=who(),
+                                 git_commit=git_commit(root_of(c)))
+    cfg = environment.images
+    specs = build_stage.build_specs(prep.model.data.get("services", {}), environment.compose_project, cfg.target,
+                                    environment.source)
+    if not specs:
+        raise UsageError(f"{environment.source}", "no service has `build:`", "nothing to build")
+    engine = build_stage.Engine(cfg.docker_host, environment.source)
+    built = [engine.build(spec, rel.id) for spec in specs]
+    warnings = build_stage.budget_warnings(built, cfg.size_budget_mb, prod=environment.policy.level == "prod",
+                                           source=environment.source)
+    pushed = cfg.push and not no_push and cfg.transfer != "ssh"
+    for b in built:
+        layers = f"{b.layers} layer{'s' if b.layers != 1 else ''}"
+        print(f"{b.spec.service}: built {' and '.join(b.tags)} on {engine.name} (target "
+              f"{b.spec.target or 'last stage'}): {b.size / 1e6:.1f} MB, {layers}")
+        if pushed:
+            engine.push(b.tags)
+            print(f"{b.spec.service}: pushed {' and '.join(b.tags)}")
+    for text in warnings:
+        print(f"warning: policy: {text}", file=sys.stderr)
+    if cfg.transfer == "ssh":
+        print(f"not pushed: images.transfer is ssh; `gantry deploy --env {environment.name}` sends them to the hosts")
+    if json:
+        output.print_json({"environment": environment.name, "release": rel.id, "engine": engine.name,
+                           "pushed": pushed, "warnings": warnings,
+                           "images": [{"service": b.spec.service, "tags": list(b.tags), "target": b.spec.target,
+                                       "size": b.size, "layers": b.layers, "build_tools": list(b.tools)}
+                                      for b in built]})
+
+
 def register(ns: Collection) -> None:
     ns.add_task(init)
     ns.add_task(drift)
     ns.add_task(exec_, name="exec")
     ns.add_task(shell)
+    ns.add_task(build)
