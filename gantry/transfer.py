@@ -100,12 +100,12 @@ class Shipper:
             return []
         save = subprocess.Popen(["docker", "save", *send], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=docker_env(self.docker_host))
+        out, errs = save.stdout, save.stderr  # both pipes exist: PIPE was asked for
         try:
-            assert save.stdout is not None
-            loaded = conn.run_streamed(load_images(), step="ship", source=save.stdout)
+            loaded = conn.run_streamed(load_images(), step="ship", source=out)  # type: ignore[arg-type]
         finally:
-            save.stdout.close() if save.stdout else None
-            err = save.stderr.read().decode(errors="replace").strip() if save.stderr else ""
+            out.close()  # type: ignore[union-attr]  # a save still writing gets EPIPE and exits
+            err = errs.read().decode(errors="replace").strip()  # type: ignore[union-attr]
             code = save.wait()
         if code:
             raise HostError(host, "ship", f"docker save failed on the deploying side (exit {code}): {err}",
