@@ -256,6 +256,8 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
     console.say(f"deploying {rel.id} to {environment.name} ({len(environment.hosts)} hosts)")
     judge = pipeline.image_judge(prep, report, today=today())
     driver = Driver(run_context(environment, console, redact, judge), action="deploy", lock_wait=float(lock_wait))
+    if driver.ctx.ship_images:  # images.transfer: ssh: every image must be on the deploying side before a lock
+        driver.ctx.ship_images.wanted(sorted({i for i in rel.manifest.get("images", {}).values() if i}))
     result = cli_day2.run_notified(lambda: driver.deploy(rel, service_specs(prep.model.data)), environment,
                                    dict(prep.secrets.values), "deploy", rel.id, console, redact)
     hook_env["GANTRY_OUTCOME"] = result.outcome

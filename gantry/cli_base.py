@@ -76,7 +76,16 @@ def who() -> str:
 def run_context(environment, console: output.Console, redact, judge_images=None) -> RunContext:
     return RunContext(environment, who(), socket.gethostname(), git_commit(Path(environment.root)), console.step,
                       redact, echo=console.command, warn=lambda text: console.say(text, always=True),
-                      judge_images=judge_images)
+                      judge_images=judge_images, ship_images=_shipper(environment, console))
+
+
+def _shipper(environment, console: output.Console):
+    """images.transfer: ssh -> the hook that sends images a host lacks (None: hosts pull from a registry)."""
+    if environment.images.transfer != "ssh":
+        return None
+    from gantry.transfer import Shipper
+
+    return Shipper(environment.images.docker_host, environment.source, say=console.say)
 
 
 def finish_run(result, console: output.Console, as_json: bool) -> None:

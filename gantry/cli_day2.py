@@ -15,6 +15,7 @@ from invoke import Collection, Exit, task
 
 from gantry import init as init_stage
 from gantry.cli_base import root_of, user_errors
+from gantry.errors import ProblemList, UsageError
 
 FIRST_PROBLEM_LINES = 16
 
@@ -183,8 +184,6 @@ def exec_(c, env=None, service=None, host=None):
     The container has the live release's environment, secrets included. Output is shown per host; the exit
     code is the command's (the first non-zero one).
     """
-    from dataclasses import replace
-
     from gantry import commands
     from gantry.cli_base import load_env
     from gantry.cli_ops import _each_host, _raise_first
@@ -198,12 +197,7 @@ def exec_(c, env=None, service=None, host=None):
     if not service or not cmd:
         raise UsageError("exec", "give --service and a command after --", "gantry exec --env prod --service web -- "
                          "sh -c 'echo hi'")
-    if host:
-        hosts = [h for h in environment.hosts if host in (h.label, h.address)]
-        if not hosts:
-            raise UsageError(f"--host {host}", "no such host in this environment",
-                             f"hosts: {', '.join(h.label for h in environment.hosts)}")
-        environment = replace(environment, hosts=hosts)
+    environment = only_host(environment, host)
     project = environment.compose_project
     secrets, _ = read_secrets(environment, os.environ)
     from gantry.output import make_redactor
@@ -233,7 +227,113 @@ def exec_(c, env=None, service=None, host=None):
         raise Exit(code=first)
 
 
+def only_host(environment, host: str | None):
+    """The environment narrowed to the host named (by label or address) by --host; unchanged without one."""
+    from dataclasses import replace
+
+    from gantry.errors import UsageError
+
+    if not host:
+        return environment
+    hosts = [h for h in environment.hosts if host in (h.label, h.address)]
+    if not hosts:
+        raise UsageError(f"--host {host}", "no such host in this environment",
+                         f"hosts: {', '.join(h.label for h in environment.hosts)}")
+    return replace(environment, hosts=hosts)
+
+
+@task(help={"env": "environment name", "service": "the compose service to open a shell in",
+            "host": "the host (default: the first one)", "command": "the program to run (default: sh)"})
+@user_errors
+def shell(c, env=None, service=None, host=None, command="sh"):
+    """Open an interactive shell (a TTY through SSH) in a service's container of the live release on one host.
+
+    The container has the live release's environment, secrets included (they come from the release's 0600
+    .env on the host, never from a command line). The exit code is the shell's.
+    """
+    import shlex
+
+    from gantry import commands
+    from gantry.cli_base import load_env
+    from gantry.deploy import targets_for
+    from gantry.errors import UsageError
+    from gantry.executor import HostConnection
+    from gantry.facts import parse_facts
+
+    environment = load_env(c, env)
+    if not service:
+        raise UsageError("shell", "give --service", "gantry shell --env prod --service web [--host HOST]")
+    environment = only_host(environment, host)
+    target = targets_for(environment)[0]
+    if len(environment.hosts) > 1:
+        print(f"shell on {target.label} (the first of {len(environment.hosts)} hosts; --host picks another)",
+              file=sys.stderr)
+    layout, project = commands.Layout(environment.base_dir), environment.compose_project
+    with HostConnection(target) as conn:
+        facts = parse_facts(conn.run(commands.facts(layout, project), step="shell", check=False).stdout)
+        if not facts.current:
+            raise UsageError(f"{target.label} [shell]", "no release is live on this host", "deploy first")
+        if not any(x.service == service and x.state == "running" for x in facts.containers):
+            raise UsageError(f"{target.label} [shell]", f"service {service!r} has no running container",
+                             f"`gantry status --env {environment.name}` shows what runs")
+        code = conn.interactive(commands.shell_in_service(project, layout, facts.current, service,
+                                                          shlex.split(command) or ["sh"]), step="shell")
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={"env": "environment name", "json": "print a JSON document on stdout",
+            "no_push": "build and check only; do not push (images.transfer: ssh never pushes)"})
+@user_errors
+def build(c, env=None, json=False, no_push=False):
+    """Build the services that have `build:` on the deploying side's engine, report size and layers, push.
+
+    The engine is images.docker_host, else DOCKER_HOST, else the local one; the stage is images.target
+    (else build.target). Each image is tagged as its compose `image:` and as <repository>:<release id>.
+    With images.transfer: ssh nothing is pushed: `gantry deploy` sends the images to the hosts.
+    """
+    from gantry import build as build_stage
+    from gantry import output, pipeline
+    from gantry.cli_base import git_commit, load_env, root_of, who
+
+    environment = load_env(c, env)
+    prep = pipeline.prepare(environment)
+    if prep.problems or prep.secret_problems:
+        raise ProblemList(list(prep.problems + prep.secret_problems))
+    rel = pipeline.build_release(prep, now=datetime.datetime.now(datetime.timezone.utc), who=who(),
+                                 git_commit=git_commit(root_of(c)))
+    cfg = environment.images
+    specs = build_stage.build_specs(prep.model.data.get("services", {}), environment.compose_project, cfg.target,
+                                    environment.source)
+    if not specs:
+        raise UsageError(f"{environment.source}", "no service has `build:`", "nothing to build")
+    engine = build_stage.Engine(cfg.docker_host, environment.source)
+    built = [engine.build(spec, rel.id) for spec in specs]
+    warnings = build_stage.budget_warnings(built, cfg.size_budget_mb, prod=environment.policy.level == "prod",
+                                           source=environment.source)
+    pushed = cfg.push and not no_push and cfg.transfer != "ssh"
+    for b in built:
+        layers = f"{b.layers} layer{'s' if b.layers != 1 else ''}"
+        print(f"{b.spec.service}: built {' and '.join(b.tags)} on {engine.name} (target "
+              f"{b.spec.target or 'last stage'}): {b.size / 1e6:.1f} MB, {layers}")
+        if pushed:
+            engine.push(b.tags)
+            print(f"{b.spec.service}: pushed {' and '.join(b.tags)}")
+    for text in warnings:
+        print(f"warning: policy: {text}", file=sys.stderr)
+    if cfg.transfer == "ssh":
+        print(f"not pushed: images.transfer is ssh; `gantry deploy --env {environment.name}` sends them to the hosts")
+    if json:
+        output.print_json({"environment": environment.name, "release": rel.id, "engine": engine.name,
+                           "pushed": pushed, "warnings": warnings,
+                           "images": [{"service": b.spec.service, "tags": list(b.tags), "target": b.spec.target,
+                                       "size": b.size, "layers": b.layers, "build_tools": list(b.tools)}
+                                      for b in built]})
+
+
 def register(ns: Collection) -> None:
     ns.add_task(init)
     ns.add_task(drift)
     ns.add_task(exec_, name="exec")
+    ns.add_task(shell)
+    ns.add_task(build)

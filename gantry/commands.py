@@ -293,3 +293,8 @@ def drift_details(project: str, layout: Layout, rid: str) -> Command:
 def exec_in_service(project: str, layout: Layout, rid: str, service: str, cmd: Sequence[str]) -> Argv:
     """Run cmd in the service's running container of release rid (it has the release's environment)."""
     return compose(project, layout, rid, "exec", "-T", service, *cmd)
+
+
+def shell_in_service(project: str, layout: Layout, rid: str, service: str, cmd: Sequence[str] = ("sh",)) -> Argv:
+    """An interactive command (a shell) in the service's running container of release rid, on a TTY."""
+    return compose(project, layout, rid, "exec", service, *cmd)

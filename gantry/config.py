@@ -108,6 +108,15 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True)
+class ImagesConfig:
+    transfer: str = "registry"  # registry: hosts pull; ssh: images a host lacks are sent as docker save | load
+    docker_host: str = ""  # the engine images are built on and sent from (default: DOCKER_HOST, else local)
+    target: str = ""  # the Dockerfile stage `gantry build` builds (default: each service's build.target)
+    push: bool = True  # `gantry build` pushes to the registry (with transfer: ssh it never does)
+    size_budget_mb: float = 0.0  # policy: warn when a built image is bigger (0: no budget)
+
+
+@dataclass(frozen=True)
 class Environment:
     project: str
     deploy_path: str
@@ -126,6 +135,7 @@ class Environment:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     hooks: HooksConfig = field(default_factory=HooksConfig)
     notify: list[NotifyConfig] = field(default_factory=list)
+    images: ImagesConfig = field(default_factory=ImagesConfig)
     # Filled in by the loader, not read from YAML:
     name: str = field(default="", metadata={"internal": True})
     root: str = field(default="", metadata={"internal": True})
@@ -320,6 +330,9 @@ def _check_values(env: Environment, source: str) -> list[Problem]:
     if env.rollout.rollback not in ("fleet", "host"):
         out.append(Problem(f"{source}: rollout.rollback", f"unknown mode '{env.rollout.rollback}'",
                            "use fleet or host"))
+    if env.images.transfer not in ("registry", "ssh"):
+        out.append(Problem(f"{source}: images.transfer", f"unknown transfer '{env.images.transfer}'",
+                           "use registry (hosts pull) or ssh (docker save | ssh docker load)"))
     if env.keep_releases < 2:
         out.append(Problem(f"{source}: keep_releases", "must be at least 2",
                            "the current and the previous release are always kept"))

@@ -98,6 +98,8 @@ class RunContext:
     # Judges the images' own USER/HEALTHCHECK (read on the hosts) with the policy: (errors, warnings).
     judge_images: Callable[[dict], tuple[list[str], list[str]]] | None = None
     now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.timezone.utc)
+    # images.transfer: ssh: sends the images a host lacks before `up` (gantry.transfer.Shipper).
+    ship_images: Callable[[object, Sequence[str]], list[str]] | None = None
 
 
 def targets_for(env: Environment) -> list[Target]:
@@ -305,6 +307,9 @@ class Driver:
             run.target = release.id
             s.upload(release)
         run.touched = True
+        if self.ctx.ship_images:
+            ship = self.ctx.ship_images
+            s.step("ship", lambda: ship(s.conn, _images(release)))
         s.bring_up(run.target, images=_images(release))
         verdict = s.wait(specs)
         if isinstance(verdict, Failed):

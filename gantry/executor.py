@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import paramiko
 import tenacity
@@ -165,6 +165,47 @@ class HostConnection:
             raise HostError(self.target.label, step, f"failed with exit code {code}" +
                             ("".join(f"\n    {line}" for line in tail)))
         return result
+
+
+    def interactive(self, cmd: Command, *, step: str) -> int:
+        """Run cmd on a pty through Fabric, wired to this process's terminal; returns its exit code.
+
+        Fabric puts a local TTY in character-buffered mode and forwards every key (and the window size);
+        no environment is sent, so nothing secret enters the command line.
+        """
+        self.open()
+        if self.echo:
+            self.echo(self.target.label, display(cmd))
+        try:
+            result = self._conn.run(render(cmd), pty=True, warn=True, hide=False, echo=False, env={})
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise UnreachableError(self.target.label, step, f"connection lost: {exc or type(exc).__name__}",
+                                   "check the host and try again") from None
+        self.round_trips += 1
+        return int(result.exited)
+
+    def run_streamed(self, cmd: Command, *, step: str, source: BinaryIO, timeout: float | None = None) -> Result:
+        """Run cmd with stdin read from a binary stream in chunks (an image archive: too big for memory)."""
+        self.open()
+        if self.echo:
+            self.echo(self.target.label, display(cmd))
+        try:
+            chan = self._conn.transport.open_session(timeout=self.target.connect_timeout)
+            chan.exec_command(render(cmd))
+            while chunk := source.read(1 << 20):
+                chan.sendall(chunk)
+            chan.shutdown_write()
+            out, err = _drain(chan, timeout or self.target.command_timeout)
+            code = chan.recv_exit_status()
+            chan.close()
+        except TimeoutError as exc:
+            raise HostError(self.target.label, step, str(exc),
+                            "raise ssh.command_timeout in the environment config") from None
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise UnreachableError(self.target.label, step, f"connection lost: {exc or type(exc).__name__}",
+                                   "check the host and its free disk space") from None
+        self.round_trips += 1
+        return Result(out.decode(errors="replace"), err.decode(errors="replace"), code)
 
 
 @functools.lru_cache(maxsize=1)
