@@ -173,7 +173,7 @@ class HostSession:
         except HostError:
             found = None
         if isinstance(found, Failed) and found.container:
-            return UpFailed(self.host, "up", f"{found.reason} (service {found.service})", found.service,
+            return UpFailed(self.host, "up", found.reason, found.service,
                             self.diagnose(found), what)
         return HostError(self.host, "up", what, "check the image names, the registry and the host's access to it")
 
