@@ -6,45 +6,34 @@ from __future__ import annotations
 import pytest
 
 from tests.apptools import deploy, make_app, story
-from tests.labtools import lab_or_skip
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def lab_root(tmp_path_factory):
-    return tmp_path_factory.mktemp("lab")
-
-
-@pytest.fixture(scope="module")
-def lab(lab_root):
-    yield from lab_or_skip(lab_root, 2)
-
-
-def test_e2e_app_without_health_checks(lab, lab_root, tmp_path):
+def test_e2e_app_without_health_checks(apps_lab, apps_lab_root, tmp_path):
     """`plain` has no healthcheck, `unchecked` has `healthcheck: {disable: true}`: both judged by the settle rule."""
-    app = make_app(tmp_path, "nohealth", lab_root)
+    app = make_app(tmp_path, "nohealth", apps_lab_root)
 
     def check(stage, seen):
         for by_service in seen.values():
             assert {c.health for cs in by_service.values() for c in cs} == {""}  # no health status at all
 
-    story(app, lab, {"plain": 1, "unchecked": 1}, failing="plain", says="plain: bad config in v3", check=check)
+    story(app, apps_lab, {"plain": 1, "unchecked": 1}, failing="plain", says="plain: bad config in v3", check=check)
 
 
-def test_e2e_app_service_healthy_chain_of_three(lab, lab_root, tmp_path):
-    app = make_app(tmp_path, "chain", lab_root)
+def test_e2e_app_service_healthy_chain_of_three(apps_lab, apps_lab_root, tmp_path):
+    app = make_app(tmp_path, "chain", apps_lab_root)
 
     def check(stage, seen):
         for by_service in seen.values():
             assert {c.health for cs in by_service.values() for c in cs} == {"healthy"}
 
-    story(app, lab, {"db": 1, "cache": 1, "api": 1}, failing="db", says="db: data directory has the wrong version",
+    story(app, apps_lab, {"db": 1, "cache": 1, "api": 1}, failing="db", says="db: data directory has the wrong version",
           check=check)
 
 
-def test_e2e_app_ignoring_sigterm_deploys_and_says_how_to_fix(lab, lab_root, tmp_path):
-    app = make_app(tmp_path, "sigterm", lab_root)
+def test_e2e_app_ignoring_sigterm_deploys_and_says_how_to_fix(apps_lab, apps_lab_root, tmp_path):
+    app = make_app(tmp_path, "sigterm", apps_lab_root)
     deploy(app, "1")
     doc, err = deploy(app, "2")  # recreates both: stubborn sits out its 3 s stop_grace_period, polite does not
     assert doc["outcome"] == "ok"

@@ -6,29 +6,18 @@ from __future__ import annotations
 import pytest
 
 from tests.apptools import deploy, make_app, rollback, ssh, story
-from tests.labtools import lab_or_skip
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def lab_root(tmp_path_factory):
-    return tmp_path_factory.mktemp("lab")
-
-
-@pytest.fixture(scope="module")
-def lab(lab_root):
-    yield from lab_or_skip(lab_root, 2)
-
-
-def test_e2e_app_named_volume_data_survives_everything(lab, lab_root, tmp_path):
+def test_e2e_app_named_volume_data_survives_everything(apps_lab, apps_lab_root, tmp_path):
     """v1's data is there after v2, the failed v3 and the rollback; no deploy, rollback or prune removes it."""
-    app = make_app(tmp_path, "volume", lab_root, keep=2)
+    app = make_app(tmp_path, "volume", apps_lab_root, keep=2)
     volume = f"{app.project}_data"
 
     def data(host) -> list[str]:
-        out = ssh(lab, host, "docker", "run", "--rm", "-v", f"{volume}:/data:ro", "--entrypoint", "cat",
-                  f"{lab.registry}/gantry-example/worker:1.0.0", "/data/log")
+        out = ssh(apps_lab, host, "docker", "run", "--rm", "-v", f"{volume}:/data:ro", "--entrypoint", "cat",
+                  f"{apps_lab.registry}/gantry-example/worker:1.0.0", "/data/log")
         assert out.returncode == 0, out.stderr
         return out.stdout.splitlines()
 
@@ -37,24 +26,24 @@ def test_e2e_app_named_volume_data_survives_everything(lab, lab_root, tmp_path):
             "rollback": ["written by v1", "written by v2", "written by v3", "written by v2", "written by v1"]}
 
     def check(stage, seen):
-        for host in lab.hosts:
+        for host in apps_lab.hosts:
             assert data(host) == want[stage], (stage, host.name)
 
-    ids = story(app, lab, {"store": 1}, failing="store", check=check)
+    ids = story(app, apps_lab, {"store": 1}, failing="store", check=check)
     # keep_releases: 2 prunes old releases on later deploys; the volume and its data stay
     deploy(app, "4")
     doc, _ = deploy(app, "5")
-    for host in lab.hosts:
-        kept = ssh(lab, host, "ls", f"{app.base}/releases").stdout.split()
+    for host in apps_lab.hosts:
+        kept = ssh(apps_lab, host, "ls", f"{app.base}/releases").stdout.split()
         assert ids["v1"] not in kept and doc["release"] in kept, kept
-        assert ssh(lab, host, "docker", "volume", "inspect", volume).returncode == 0
+        assert ssh(apps_lab, host, "docker", "volume", "inspect", volume).returncode == 0
         assert data(host)[:2] == ["written by v1", "written by v2"] and data(host)[-1] == "written by v5"
 
 
-def test_e2e_app_service_churn(lab, lab_root, tmp_path):
+def test_e2e_app_service_churn(apps_lab, apps_lab_root, tmp_path):
     """v2 drops `legacy` and adds `fresh`: after v2 legacy's containers are gone; after the rollback to v1
     legacy is back and fresh is gone."""
-    app = make_app(tmp_path, "churn", lab_root)
+    app = make_app(tmp_path, "churn", apps_lab_root)
 
     def check(stage, seen):
         for by_service in seen.values():
@@ -65,13 +54,13 @@ def test_e2e_app_service_churn(lab, lab_root, tmp_path):
         if stage == "v1":
             app.configure(compose_files=("compose/docker-compose.v2.yml",))
 
-    story(app, lab, {"app": 1, "legacy": 1}, failing="app", check=switching_check,
+    story(app, apps_lab, {"app": 1, "legacy": 1}, failing="app", check=switching_check,
           v2_services={"app": 1, "fresh": 1})
 
 
-def test_e2e_app_profiles(lab, lab_root, tmp_path):
+def test_e2e_app_profiles(apps_lab, apps_lab_root, tmp_path):
     """`debug` is in a profile: never started until the environment's `profiles:` names it."""
-    app = make_app(tmp_path, "profiles", lab_root)
+    app = make_app(tmp_path, "profiles", apps_lab_root)
 
     def check(stage, seen):
         for by_service in seen.values():
@@ -79,9 +68,9 @@ def test_e2e_app_profiles(lab, lab_root, tmp_path):
         if stage == "v1":
             app.configure(extra="profiles: [debug]\n")
 
-    story(app, lab, {"app": 1}, failing="app", check=check, v2_services={"app": 1, "debug": 1})
+    story(app, apps_lab, {"app": 1}, failing="app", check=check, v2_services={"app": 1, "debug": 1})
     doc, _ = rollback(app, check=0)  # back to v2, with its profile
-    for host in lab.hosts:
-        out = ssh(lab, host, "docker", "ps", "--filter", f"label=com.docker.compose.project={app.project}",
+    for host in apps_lab.hosts:
+        out = ssh(apps_lab, host, "docker", "ps", "--filter", f"label=com.docker.compose.project={app.project}",
                   "--format", "{{.Label \"com.docker.compose.service\"}}").stdout.split()
         assert sorted(out) == ["app", "debug"], out
