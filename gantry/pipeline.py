@@ -7,6 +7,7 @@ passes values), then the environment's `variables`, then the secrets.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 from collections.abc import Mapping
@@ -123,13 +124,22 @@ def images_of(model: compose.ComposeModel) -> dict[str, str]:
     return {name: str(svc.get("image", "")) for name, svc in sorted(model.data.get("services", {}).items())}
 
 
+def active_services(model: compose.ComposeModel) -> compose.ComposeModel:
+    """The model as the hosts must run it: the services of inactive profiles are already left out, and the
+    active ones lose their `profiles:` key, since `docker compose up` on a host (no `--profile`) would
+    otherwise skip them (Compose spec, profiles: a service with profiles starts only when one is enabled)."""
+    services = {name: {k: v for k, v in svc.items() if k != "profiles"}
+                for name, svc in (model.data.get("services") or {}).items()}
+    return dataclasses.replace(model, data={**model.data, "services": services}) if services else model
+
+
 def build_release(prep: Prepared, *, now: datetime.datetime, who: str, git_commit: str) -> Release:
     if prep.problems or prep.secret_problems:
         raise ProblemList(list(prep.problems + prep.secret_problems))
     return make_release(
         environment=prep.env.name,
         project=prep.env.project,
-        compose_yaml=compose.render_yaml(prep.model),
+        compose_yaml=compose.render_yaml(active_services(prep.model)),
         env_file=render_env_file(prep.secrets.values),
         sources=prep.sources,
         images=images_of(prep.model),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 
 def pytest_configure(config) -> None:
     # Slot 0 is a developer's own lab (the README's first command); the suite starts at slot 1 unless
@@ -11,3 +13,17 @@ def pytest_configure(config) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     index = int(worker.removeprefix("gw")) if worker.removeprefix("gw").isdigit() else 0
     os.environ["GANTRY_LAB_SLOT"] = str(int(os.environ.get("GANTRY_TEST_SLOT_BASE", "1")) + index)
+
+
+@pytest.fixture(scope="module")
+def apps_lab_root(tmp_path_factory):
+    """Where an app-matrix module's lab keeps its state (each module gets its own lab, so its own slot's worker)."""
+    return tmp_path_factory.mktemp("lab")
+
+
+@pytest.fixture(scope="module")
+def apps_lab(apps_lab_root):
+    """Two lab hosts for one module of the app matrix, up for the module, always torn down."""
+    from tests.labtools import lab_or_skip
+
+    yield from lab_or_skip(apps_lab_root, 2)
