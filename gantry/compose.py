@@ -12,9 +12,10 @@ locates relative paths. `lookup(name)` returns a variable's value or None. Varia
 names) are not substituted: the output says `${NAME}` and the host's `--env-file` fills them in;
 `model.references` lists every variable used, where, and whether it had a default.
 `interpolate=False` gives the merged model without substitution (`config --no-interpolate`).
-`read_file(path)` returns the text of a file named by `extends.file` (path made absolute against
-`project_dir`, or against the directory of the file holding the `extends`); without it such an
-extends is a ConfigError. `env_file`/`label_file` are refused: compose inlines them from disk.
+`read_file(path)` returns the text of a file named by `extends.file`, `env_file` or `label_file` (path
+made absolute against `project_dir`, or against the directory of the file holding the `extends`) and
+raises OSError (FileNotFoundError when it does not exist). `env_file` is inlined into `environment`
+(`compose_envfile`); secret keys from env files stay `${NAME}`, their values in `model.env_file_secrets`.
 
 Stage order per file (compose-go loader.go): parse (with `!reset`/`!override`) -> interpolate and cast
 -> apply resets to the model so far -> resolve `extends` within the file -> merge (`compose_merge`
@@ -29,13 +30,14 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import yaml
 
 from gantry import compose_merge as merge
 from gantry.compose_bind import bind_resource, bind_service, check_consistency, used_resources
+from gantry.compose_envfile import EnvFiles, resolve_env_files
 from gantry.compose_normalize import canonical, check_scalars, check_unique_items
 from gantry.errors import ConfigError, ProblemList
 from gantry.interpolate import SENTINEL_OPEN, SENTINEL_RE, Lookup, VarRef, interpolate_tree, path_matches
@@ -60,6 +62,8 @@ class ComposeModel:
     warnings: tuple[str, ...]
     references: tuple[VarRef, ...]
     interpolated: bool = True  # False: `$` in values is still template text, rendered as is
+    # secret keys read from env files: `${NAME}` in `data`, the values go to the release's .env only
+    env_file_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -72,6 +76,7 @@ class _Context:
     warnings: list[str]
     references: list[VarRef]
     errors: list
+    kept: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 def load_compose(files: Sequence[SourceFile], lookup: Lookup, *, project_dir: str,
@@ -95,7 +100,8 @@ def load_compose(files: Sequence[SourceFile], lookup: Lookup, *, project_dir: st
         raise ConfigError(files[0].path, "empty compose file", "define at least one service")
     name = _project_name(model, project_name, project_dir)
     project = _finish(model, name, project_dir, frozenset(profiles), ctx)
-    return ComposeModel(project, tuple(dict.fromkeys(ctx.warnings)), tuple(ctx.references), interpolate)
+    return ComposeModel(project, tuple(dict.fromkeys(ctx.warnings)), tuple(ctx.references), interpolate,
+                        dict(ctx.kept))
 
 
 def _merge_document(model: dict, document, filename: str, ctx: _Context, base_dir: str | None = None) -> dict:
@@ -213,6 +219,8 @@ def _defaults_and_paths(service: dict, base: str, home: str | None) -> dict:
     if isinstance(service.get("env_file"), list):
         service["env_file"] = [{**e, "path": _abs(e["path"], base, home)} if isinstance(e, dict) else e
                                for e in service["env_file"]]
+    if isinstance(service.get("label_file"), list):
+        service["label_file"] = [_abs(f, base, home) if isinstance(f, str) else f for f in service["label_file"]]
     return service
 
 
@@ -241,12 +249,9 @@ def _finish(model: dict, name: str, project_dir: str, profiles: frozenset[str], 
         services[key] = service
     if not ctx.interpolate:
         return _raw_model(model, name, services, resources)
-    for key, service in services.items():
-        for field in ("env_file", "label_file"):
-            if service.get(field):
-                raise ConfigError(f"services.{key}.{field}", f"{field} is not supported by Gantry",
-                                  "compose inlines those files on the deploy machine; use environment:/labels:"
-                                  " and the environment's secrets file instead")
+    env_files = EnvFiles(ctx.lookup, ctx.keep, ctx.read_file, project_dir)
+    services = {key: resolve_env_files(service, key, env_files) for key, service in services.items()}
+    ctx.kept.update(env_files.kept)
     bound = {key: bind_service(service, ("services", key)) for key, service in services.items()}
     used = used_resources(bound)
     if "default" in used["networks"] and "default" not in resources["networks"]:

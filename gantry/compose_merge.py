@@ -368,8 +368,9 @@ def resolve_extends(source: ExtendsSource, chain: tuple = ()) -> dict:
         if file is not None:
             if source.open_file is None:
                 raise ConfigError(f"{where}: services.{name}.extends",
-                                  "extends from another file needs its contents",
-                                  "pass read_file= to load_compose, or move the base service into this file")
+                                  f"this command does not read other files, so extends.file {file} is not loaded",
+                                  "run it through inv validate, inv render or inv compose.config, "
+                                  "or move the base service into this file")
             other = source.open_file(str(file))
             if ref not in (other.services or {}):
                 raise ConfigError(f"{where}: services.{name}.extends",

@@ -162,10 +162,11 @@ def test_load_malformed_template_hint() -> None:
     assert "escape a literal $ as $$" in info.value.hint
 
 
-def test_load_extends_from_other_file_needs_read_file() -> None:
+def test_load_extends_from_other_file_without_a_reader_names_no_internal_parameter() -> None:
     with pytest.raises(ConfigError) as info:
         load("services:\n  s:\n    extends: {file: base.yml, service: b}\n")
-    assert "read_file" in info.value.hint
+    assert "base.yml" in str(info.value)
+    assert "read_file" not in str(info.value) and "=" not in str(info.value)
 
 
 @pytest.mark.parametrize(("text", "what"), [
