@@ -63,6 +63,22 @@ def read_secrets(env: Environment, environ: Mapping[str, str]) -> tuple[Secrets,
     return secrets, problems + more
 
 
+def read_text(path: str) -> str:
+    """A file a compose file names (extends.file, env_file, label_file)."""
+    return Path(path).read_text()
+
+
+def with_env_file_secrets(secrets: Secrets, problems: list[Problem],
+                          from_env_files: Mapping[str, str]) -> tuple[Secrets, list[Problem]]:
+    """Secret keys the env files give a value join the secrets (so they go to the 0600 .env, masked)."""
+    if not from_env_files:
+        return secrets, problems
+    values = {**secrets.values, **from_env_files}
+    sources = {**secrets.sources, **{n: "env_file" for n in from_env_files if n not in secrets.sources}}
+    kept = [p for p in problems if not any(p.where == f"{EXAMPLE_FILE}: {n}" for n in from_env_files)]
+    return Secrets(values, sources, secrets.declared), kept
+
+
 def make_lookup(env: Environment, secrets: Secrets, environ: Mapping[str, str]):
     def lookup(name: str) -> str | None:
         if name in secrets.values:
@@ -84,11 +100,12 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
     try:
         model = compose.load_compose(sources, lookup, project_dir=str(Path(env.root) / "compose"),
                                      project_name=env.compose_project, profiles=env.profiles,
-                                     keep=frozenset(secrets.declared | secrets.names))
+                                     keep=frozenset(secrets.declared | secrets.names), read_file=read_text)
     except ProblemList as exc:
         raise ProblemList(secret_problems + exc.problems) from None
     except ConfigError as exc:
         raise ProblemList([*secret_problems, exc.problem]) from None
+    secrets, secret_problems = with_env_file_secrets(secrets, secret_problems, model.env_file_secrets)
     for ref in model.references:
         if ref.name in secrets.declared:
             continue  # reported by the secrets check, once
@@ -103,7 +120,7 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
         try:
             raw_model = compose.load_compose(sources, lookup, project_dir=str(Path(env.root) / "compose"),
                                              project_name=env.compose_project, profiles=env.profiles,
-                                             interpolate=False)
+                                             interpolate=False, read_file=read_text)
         except (ConfigError, ProblemList) as exc:
             warnings.append(f"the uninterpolated model could not be built, so SECRET-ENV-LITERAL was skipped: "
                             f"{str(exc).splitlines()[0]}")

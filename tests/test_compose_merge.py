@@ -243,12 +243,6 @@ def test_go_float_matches_go_fmt(value: float, want: str) -> None:
     assert go_float(value) == want
 
 
-def test_load_refuses_env_file() -> None:
-    with pytest.raises(ConfigError) as info:
-        load("services:\n  s:\n    image: x\n    env_file: ./app.env\n")
-    assert info.value.where == "services.s.env_file"
-
-
 def test_load_extends_other_file_through_read_file() -> None:
     files = {"/srv/proj/base/common.yml": "services:\n  b:\n    image: base\n    volumes: [./data:/data]\n"}
     model = load("services:\n  s:\n    extends: {file: base/common.yml, service: b}\n    user: '1'\n",
