@@ -39,6 +39,7 @@ from gantry import compose_merge as merge
 from gantry.compose_bind import bind_resource, bind_service, check_consistency, used_resources
 from gantry.compose_envfile import EnvFiles, resolve_env_files
 from gantry.compose_normalize import canonical, check_scalars, check_unique_items
+from gantry.compose_schema import model_problems, schema_problems
 from gantry.errors import ConfigError, ProblemList
 from gantry.interpolate import SENTINEL_OPEN, SENTINEL_RE, Lookup, VarRef, interpolate_tree, path_matches
 from gantry.yamlio import YamlTimestamp, load_documents, resolve_plain
@@ -77,6 +78,8 @@ class _Context:
     references: list[VarRef]
     errors: list
     kept: dict[str, str] = field(default_factory=dict, repr=False)
+    marks: dict = field(default_factory=dict)  # path -> (file, line, column), the latest file wins
+    schema: list = field(default_factory=list)  # schema problems, every one
 
 
 def load_compose(files: Sequence[SourceFile], lookup: Lookup, *, project_dir: str,
@@ -93,9 +96,17 @@ def load_compose(files: Sequence[SourceFile], lookup: Lookup, *, project_dir: st
             raise ConfigError(source.path, "contains a private-use character Gantry reserves",
                               "remove U+E000/U+E001 from the file")
         for document in load_documents(source.text, source.path):
-            model = _merge_document(model, document, source.path, ctx)
-    if ctx.errors:
-        raise ctx.errors[0] if len(ctx.errors) == 1 else ProblemList([e.problem for e in ctx.errors])
+            try:
+                model = _merge_document(model, document, source.path, ctx)
+            except ConfigError:
+                if not ctx.schema:
+                    raise
+                break  # most likely a consequence of the schema problems, which are reported instead
+    if not ctx.schema:
+        ctx.schema.extend(model_problems(model, ctx.marks))
+    problems = [e.problem for e in ctx.errors] + list(dict.fromkeys(ctx.schema))
+    if problems:
+        raise ctx.errors[0] if len(problems) == 1 and ctx.errors else ProblemList(problems)
     if not model:
         raise ConfigError(files[0].path, "empty compose file", "define at least one service")
     name = _project_name(model, project_name, project_dir)
@@ -127,6 +138,11 @@ def _merge_document(model: dict, document, filename: str, ctx: _Context, base_di
         source = _extends_source(services, resets, filename, ctx.project_dir, ctx)
         data = {**data, "services": merge.resolve_extends(source)}
     model = merge.enforce_unicity(merge.merge_mappings(model, data, ()))
+    if base_dir is None:
+        ctx.marks.update({path: (filename, *mark) for path, mark in {**document.marks, **document.key_marks}.items()})
+        ctx.schema.extend(p for p in schema_problems(model, ctx.marks) if p not in ctx.schema)
+        if ctx.schema:
+            return model
     check_unique_items(model, filename)
     if "version" in model:
         ctx.warnings.append(f"{filename}: the attribute `version` is obsolete, it will be ignored")
