@@ -81,7 +81,7 @@ def _read(entry: dict, where: str, files: EnvFiles, lookup: DotenvLookup, known:
     fmt = entry.get("format") or ".env"
     try:
         if fmt == ".env":
-            return parse_dotenv(text, lookup, known)
+            return parse_dotenv(text, lookup, known, files.keep)
         if fmt == "raw":
             return {**known, **parse_raw(text, lookup)}
     except DotenvError as exc:
@@ -122,7 +122,7 @@ def resolve_env_files(service: dict, name: str, files: EnvFiles) -> dict:
 
 
 def _keep(key: str, value: str, service: str, files: EnvFiles) -> None:
-    real = SENTINEL_RE.sub(lambda m: files.lookup(m.group(1)) or "", value)
+    real = SENTINEL_RE.sub(lambda m: files.kept.get(m.group(1)) or files.lookup(m.group(1)) or "", value)
     secret = files.lookup(key)
     if (secret is not None and secret != real) or files.kept.get(key, real) != real:
         raise ConfigError(f"services.{service}.env_file: {key}",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from gantry.interpolate import InvalidTemplate, MissingRequired, substitute
+from gantry.interpolate import InvalidTemplate, MissingRequired, sentinel, substitute
 
 DotenvLookup = Callable[[str], "str | None"]
 
@@ -29,10 +29,11 @@ _SPACE = "\t\v\f\r \x85\xa0"  # compose-go isSpace: whitespace but not a line br
 class DotenvError(Exception):
     """A line compose's dotenv parser refuses; `line` is 1-based."""
 
-    def __init__(self, line: int, message: str) -> None:
+    def __init__(self, line: int, message: str, source: str = "") -> None:
         super().__init__(f"line {line}: {message}")
         self.line = line
         self.message = message
+        self.source = source  # the file's name, when known
 
 
 def _unescape(match: re.Match) -> str:
@@ -48,9 +49,10 @@ def _unescape(match: re.Match) -> str:
 
 
 class _Parser:
-    def __init__(self, text: str, lookup: DotenvLookup) -> None:
+    def __init__(self, text: str, lookup: DotenvLookup, keep: frozenset[str]) -> None:
         self.line = 1
         self.lookup = lookup
+        self.keep = keep
         self.text = text[1:] if text.startswith("\ufeff") else text
 
     def parse(self, out: dict[str, str]) -> None:
@@ -144,6 +146,8 @@ class _Parser:
     def _expand(self, value: str, out: dict[str, str]) -> str:
         def mapping(name: str, _kind: str) -> str | None:
             found = self.lookup(name)
+            if found is None and name in self.keep and out.get(name):
+                return sentinel(name)  # a secret read earlier from the file stays a reference
             return found if found is not None else out.get(name)
         try:
             return substitute(value, mapping)
@@ -155,12 +159,25 @@ class _Parser:
 
 
 def parse_dotenv(text: str, lookup: DotenvLookup = lambda _name: None,
-                 initial: dict[str, str] | None = None) -> dict[str, str]:
+                 initial: dict[str, str] | None = None, keep: frozenset[str] = frozenset()) -> dict[str, str]:
     """Keys and values of dotenv `text` in file order, added to a copy of `initial` (later keys win).
 
     Templates see `lookup` first, then `initial` and the keys read so far; a bare `NAME` line asks
-    `lookup` only.
+    `lookup` only. A template naming a key of `keep` found only in the file gives its `sentinel`.
     """
     out = dict(initial or {})
-    _Parser(text, lookup).parse(out)
+    _Parser(text, lookup, keep).parse(out)
     return out
+
+
+def project_environment(environ: dict[str, str], env_files: list[tuple[str, str]]) -> dict[str, str]:
+    """The project environment: the process environment over the `--env-file` files (compose-go
+    `GetEnvFromFile`, then `Mapping.Merge`). `env_files` are (name, text); a file's templates see the
+    process environment first, then every key read before."""
+    values: dict[str, str] = {}
+    for name, text in env_files:
+        try:
+            values = parse_dotenv(text, environ.get, values)
+        except DotenvError as exc:
+            raise DotenvError(exc.line, exc.message, name) from None
+    return {**values, **environ}

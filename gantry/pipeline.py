@@ -68,14 +68,19 @@ def read_text(path: str) -> str:
     return Path(path).read_text()
 
 
-def with_env_file_secrets(secrets: Secrets, problems: list[Problem],
-                          from_env_files: Mapping[str, str]) -> tuple[Secrets, list[Problem]]:
-    """Secret keys the env files give a value join the secrets (so they go to the 0600 .env, masked)."""
+def with_env_file_secrets(secrets: Secrets, problems: list[Problem], from_env_files: Mapping[str, str],
+                          referenced: set[str]) -> tuple[Secrets, list[Problem]]:
+    """Secret keys the env files give a value join the secrets (so they go to the 0600 .env, masked).
+
+    "no value" stays a problem for a name the compose files also use as `${NAME}`: Compose fills those
+    from the project environment, never from a service's env file.
+    """
     if not from_env_files:
         return secrets, problems
     values = {**secrets.values, **from_env_files}
     sources = {**secrets.sources, **{n: "env_file" for n in from_env_files if n not in secrets.sources}}
-    kept = [p for p in problems if not any(p.where == f"{EXAMPLE_FILE}: {n}" for n in from_env_files)]
+    kept = [p for p in problems if not any(p.where == f"{EXAMPLE_FILE}: {n}" and n not in referenced
+                                           for n in from_env_files)]
     return Secrets(values, sources, secrets.declared), kept
 
 
@@ -105,7 +110,8 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
         raise ProblemList(secret_problems + exc.problems) from None
     except ConfigError as exc:
         raise ProblemList([*secret_problems, exc.problem]) from None
-    secrets, secret_problems = with_env_file_secrets(secrets, secret_problems, model.env_file_secrets)
+    secrets, secret_problems = with_env_file_secrets(secrets, secret_problems, model.env_file_secrets,
+                                                     {ref.name for ref in model.references})
     for ref in model.references:
         if ref.name in secrets.declared:
             continue  # reported by the secrets check, once
