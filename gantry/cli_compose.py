@@ -77,4 +77,4 @@ def compose_config(c, file=None, env_file=None, profile=None, project_name=None,
                          interpolate=not no_interpolate, project_name=project_name)
     for w in model.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    sys.stdout.write(compose.render_json(model) if format == "json" else compose.render_yaml(model))
+    sys.stdout.write(compose.render_json(model) if format == "json" else compose.render_yaml(model, like_binary=True))

@@ -27,22 +27,20 @@ interpolation problems at once raise `ProblemList`.
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import yaml
-
 from gantry import compose_merge as merge
 from gantry.compose_bind import bind_resource, bind_service, check_consistency, used_resources
 from gantry.compose_envfile import EnvFiles, resolve_env_files
-from gantry.compose_normalize import canonical, check_scalars, check_unique_items
+from gantry.compose_normalize import canonical, check_scalars, check_unique_items, implied_dependencies
+from gantry.compose_render import render_json, render_yaml
 from gantry.compose_schema import model_problems, schema_problems
 from gantry.errors import ConfigError, ProblemList
-from gantry.interpolate import SENTINEL_OPEN, SENTINEL_RE, Lookup, VarRef, interpolate_tree, path_matches
-from gantry.yamlio import YamlTimestamp, load_documents, resolve_plain
+from gantry.interpolate import SENTINEL_OPEN, Lookup, VarRef, interpolate_tree, path_matches
+from gantry.yamlio import load_documents
 
 __all__ = ["ComposeModel", "SourceFile", "VarRef", "load_compose", "render_json", "render_yaml"]
 
@@ -259,7 +257,7 @@ def _finish(model: dict, name: str, project_dir: str, profiles: frozenset[str], 
                 resources[kind][key] = {**res, "file": _abs(res["file"], project_dir, home)}
     for key, service in services.items():
         if ctx.interpolate:
-            service = _resolve_environment(service, key, ctx)
+            service = implied_dependencies(_resolve_environment(service, key, ctx))
         if "network_mode" not in service and "provider" not in service and not service.get("networks"):
             service = {**service, "networks": {"default": None}}
         services[key] = service
@@ -363,43 +361,3 @@ def _resolve_entries(entries: object, where: str, ctx: _Context, *, keep_unset: 
             result.append(entry)
         return result
     return entries
-
-
-# --- rendering ---------------------------------------------------------------------------------
-
-
-def _escape(value: object) -> object:
-    """`$` -> `$$` in values (keys are never interpolated, so they stay), kept variables -> `${NAME}`."""
-    if isinstance(value, dict):
-        return {key: _escape(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_escape(item) for item in value]
-    if isinstance(value, str):
-        return SENTINEL_RE.sub(r"${\1}", value.replace("$", "$$"))
-    return value
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    typed = resolve_plain(value)
-    ambiguous = not isinstance(typed, str) or isinstance(typed, YamlTimestamp)
-    style = '"' if ambiguous else ("|" if "\n" in value else None)
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
-def render_yaml(model: ComposeModel) -> str:
-    """The model as YAML that `docker compose` loads back to the same project (byte-stable)."""
-    data = _escape(model.data) if model.interpolated else model.data
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=True, default_flow_style=False,
-                     allow_unicode=True, width=1 << 16)
-
-
-def render_json(model: ComposeModel) -> str:
-    data = _escape(model.data) if model.interpolated else model.data
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

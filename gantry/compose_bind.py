@@ -233,8 +233,9 @@ _RESOURCE_FIELDS: dict[str, Converter] = {
 
 def bind_resource(kind: str, value: dict, path: tuple) -> dict:
     result = bind_fields(value or {}, _RESOURCE_FIELDS, path)
-    if kind == "networks":
-        result.setdefault("ipam", {})
+    if kind == "networks":  # types.IPAMConfig has only driver and config: `ipam.options` is dropped
+        ipam = result.get("ipam") if isinstance(result.get("ipam"), dict) else {}
+        result["ipam"] = {key: ipam[key] for key in ("driver", "config") if ipam.get(key) is not None}
     if kind == "secrets":
         result.pop("content", None)
     return result

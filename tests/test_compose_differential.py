@@ -5,9 +5,10 @@ variables and the same profiles. Outcomes must agree: both succeed with equal tr
 normalisations below, or both fail (the binary exits non-zero, ours raises a Gantry error).
 
 Normalisations (each is a deliberate, explained difference; anything else is a bug in ours):
-  N1  Mapping keys containing `$`: the binary replaces every `$` of its whole output by `$$`,
-      keys included, although keys are never interpolated (so its output loads back with different
-      keys). We escape values only; the comparison escapes our keys the same way.
+  N1  (retired) Mapping keys containing `$`: the binary escapes them as `$$` on output although keys
+      are never interpolated; `render_json` (what `inv compose.config` prints) now does the same, so
+      nothing is normalised. The release bundle (`render_yaml`) keeps keys as they are, so that it loads
+      back with the same meaning: the round-trip tests check that.
   N2  `cpus`: the binary holds cpus as float32 and prints float32's shortest digits; we keep float64.
       Both sides are rounded through float32 before comparing.
   N3  Errors: only the outcome is compared. Our messages are ours by design (file, key path, hint).
@@ -108,8 +109,6 @@ def _normalise(tree: object, *, ours: bool) -> object:
     if isinstance(tree, dict):
         result = {}
         for key, value in tree.items():
-            if ours:  # N1
-                key = key.replace("$", "$$")
             if key == "cpus" and isinstance(value, (int, float)):  # N2
                 value = struct.unpack("f", struct.pack("f", value))[0]
             if key == "extra_hosts" and isinstance(value, list):  # N5
