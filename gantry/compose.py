@@ -271,6 +271,11 @@ def _finish(model: dict, name: str, project_dir: str, profiles: frozenset[str], 
     if "default" in used["networks"] and "default" not in resources["networks"]:
         resources["networks"]["default"] = None
     check_consistency(bound, resources)
+    for key, service in bound.items():
+        for ref in service.get("models") or {}:
+            if ref not in (model.get("models") or {}):
+                raise ConfigError(f"services.{key}", f'service "{key}" refers to undefined model {ref}',
+                                  "define it under the top-level models:")
     project: dict = {"name": name, "services": bound}
     for kind in _RESOURCES:
         kept = {}

@@ -74,7 +74,8 @@ def _read(entry: dict, where: str, files: EnvFiles, lookup: DotenvLookup, known:
     except FileNotFoundError:
         if entry.get("required", True) in (False, "false"):
             return None
-        raise ConfigError(where, f"env file {files.shown(path)} not found",
+        kind = "label file" if ".label_file[" in where else "env file"
+        raise ConfigError(where, f"{kind} {files.shown(path)} not found",
                           "create it, fix the path (relative to the compose file), or add required: false") from None
     except OSError as exc:
         raise ConfigError(where, f"cannot read {files.shown(path)}: {exc.strerror or exc}", "check the file") from None

@@ -220,6 +220,7 @@ CANONICAL: tuple[tuple[tuple[str, ...], Callable[[object, tuple], object]], ...]
         ("services.*.models", _list_to_map),
         ("services.*.volumes.*", _volume),
         ("services.*.devices.*", _device),
+        ("services.*.gpus", lambda v, _p: [{"count": "all"}] if isinstance(v, str) else v),
         ("services.*.dns", _string_or_list),
         ("services.*.secrets.*", _file_mount),
         ("services.*.configs.*", _file_mount),
