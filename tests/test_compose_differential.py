@@ -400,12 +400,6 @@ def test_compose_differential_generated(spec: dict) -> None:
     assert_same(Case(tuple(spec["files"]), spec["env"], tuple(spec["profiles"]), spec["no_interpolate"]))
 
 
-def test_compose_differential_case_count(capsys: pytest.CaptureFixture) -> None:
-    """Report how many cases ran against the binary (meaningful after the whole module ran)."""
-    with capsys.disabled():
-        print(f"\ncompose differential: {_counter['cases']} cases compared with docker compose")
-
-
 # --- every key the schema names -------------------------------------------------------------------
 #
 # For each service key and each top-level key of the vendored compose-spec.json: a value built from
@@ -507,3 +501,9 @@ def test_compose_differential_env_file_forms(body: str, layout: str) -> None:
     texts = tuple(json.dumps({"services": {"s": f}}) for f in files)
     extra = (("app.env", body), ("third.env", "THIRD=${A:-none}\nA=3\n"))
     assert_same(Case(texts, {"A": "os"} if layout == "alone" else {}, extra=extra))
+
+
+def test_compose_differential_case_count(capsys: pytest.CaptureFixture) -> None:
+    """Report how many cases ran against the binary (meaningful after the whole module ran)."""
+    with capsys.disabled():
+        print(f"\ncompose differential: {_counter['cases']} cases compared with docker compose")
