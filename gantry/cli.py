@@ -28,6 +28,7 @@ from gantry.cli_base import (
     user_errors,
     who,
 )
+from gantry.cli_compose import compose_config, read_user_file
 from gantry.deploy import Driver, targets_for
 from gantry.errors import EXIT_INVALID, GantryError, ProblemList, UsageError
 from gantry.health import service_specs
@@ -107,34 +108,6 @@ def render(c, env=None, out=None):
     print(f"release {rel.id} written to {dest}/ (compose.yaml, .env 0600, manifest.json)", file=sys.stderr)
 
 
-@task(iterable=["file"], help={"file": "a compose file (repeat -f for overrides)",
-                               "env_file": "a .env file for interpolation", "format": "yaml or json",
-                               "no_interpolate": "keep ${VAR} references as written"})
-@user_errors
-def compose_config(c, file=None, env_file=None, format="yaml", no_interpolate=False):
-    """Merge any compose files like `docker compose config` does (same output shape, same exit status)."""
-    files = file or []
-    if not files:
-        raise UsageError("-f", "no compose file given", "pass -f FILE (repeat for overrides)")
-    sources = [compose.SourceFile(f, _read_user_file(f)) for f in files]
-    values = dict(os.environ)
-    env_path = Path(env_file) if env_file else Path(files[0]).resolve().parent / ".env"
-    if env_file or env_path.is_file():
-        if not env_path.is_file():
-            raise UsageError(f"--env-file {env_file}", "file does not exist", "check the path")
-        from gantry.secrets import parse_env_text
-
-        dotenv = {k: v or "" for k, v in parse_env_text(env_path.read_text()).items()}
-        values = {**dotenv, **values}
-    model = compose.load_compose(sources, values.get, project_dir=str(Path(files[0]).resolve().parent),
-                                 interpolate=not no_interpolate)
-    for w in model.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    if format not in ("yaml", "json"):
-        raise UsageError("--format", f"unknown format '{format}'", "use yaml or json")
-    sys.stdout.write(compose.render_json(model) if format == "json" else compose.render_yaml(model))
-
-
 @task(iterable=["file", "allow_registry"],
       help={"env": "environment name (its files, level, waivers and allow-list)",
             "file": "check these compose files instead of an environment (repeat -f)",
@@ -151,11 +124,12 @@ def check(c, env=None, file=None, level="prod", allow_registry=None, format="tex
     if file and env:
         raise UsageError("--env/-f", "give either --env or -f files, not both", "")
     if file:
-        sources = [compose.SourceFile(f, _read_user_file(f)) for f in file]
+        sources = [compose.SourceFile(f, read_user_file(f)) for f in file]
         base = str(Path(file[0]).resolve().parent)
-        model = compose.load_compose(sources, os.environ.get, project_dir=base)
+        model = compose.load_compose(sources, os.environ.get, project_dir=base, read_file=pipeline.read_text)
         try:
-            raw = compose.load_compose(sources, os.environ.get, project_dir=base, interpolate=False).data
+            raw = compose.load_compose(sources, os.environ.get, project_dir=base, interpolate=False,
+                                       read_file=pipeline.read_text).data
         except (GantryError, ProblemList):
             raw = None
         settings = policy.PolicySettings(level=level, allow_registries=tuple(allow_registry or ()))
@@ -176,13 +150,6 @@ def check(c, env=None, file=None, level="prod", allow_registry=None, format="tex
         sys.stdout.write(policy.render_text(report) + "\n")
     if report.blocking:
         raise fail("", EXIT_INVALID)
-
-
-def _read_user_file(name: str) -> str:
-    path = Path(name)
-    if not path.is_file():
-        raise UsageError(f"-f {name}", "file does not exist", "check the path")
-    return path.read_text()
 
 
 # -- remote tasks -----------------------------------------------------------------------------------

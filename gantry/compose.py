@@ -12,9 +12,10 @@ locates relative paths. `lookup(name)` returns a variable's value or None. Varia
 names) are not substituted: the output says `${NAME}` and the host's `--env-file` fills them in;
 `model.references` lists every variable used, where, and whether it had a default.
 `interpolate=False` gives the merged model without substitution (`config --no-interpolate`).
-`read_file(path)` returns the text of a file named by `extends.file` (path made absolute against
-`project_dir`, or against the directory of the file holding the `extends`); without it such an
-extends is a ConfigError. `env_file`/`label_file` are refused: compose inlines them from disk.
+`read_file(path)` returns the text of a file named by `extends.file`, `env_file` or `label_file` (path
+made absolute against `project_dir`, or against the directory of the file holding the `extends`) and
+raises OSError (FileNotFoundError when it does not exist). `env_file` is inlined into `environment`
+(`compose_envfile`); secret keys from env files stay `${NAME}`, their values in `model.env_file_secrets`.
 
 Stage order per file (compose-go loader.go): parse (with `!reset`/`!override`) -> interpolate and cast
 -> apply resets to the model so far -> resolve `extends` within the file -> merge (`compose_merge`
@@ -26,20 +27,20 @@ interpolation problems at once raise `ProblemList`.
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-
-import yaml
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from gantry import compose_merge as merge
 from gantry.compose_bind import bind_resource, bind_service, check_consistency, used_resources
-from gantry.compose_normalize import canonical, check_scalars, check_unique_items
+from gantry.compose_envfile import EnvFiles, resolve_env_files
+from gantry.compose_normalize import canonical, check_scalars, check_unique_items, implied_dependencies
+from gantry.compose_render import render_json, render_yaml
+from gantry.compose_schema import model_problems, schema_problems
 from gantry.errors import ConfigError, ProblemList
-from gantry.interpolate import SENTINEL_OPEN, SENTINEL_RE, Lookup, VarRef, interpolate_tree, path_matches
-from gantry.yamlio import YamlTimestamp, load_documents, resolve_plain
+from gantry.interpolate import SENTINEL_OPEN, Lookup, VarRef, interpolate_tree, path_matches
+from gantry.yamlio import load_documents
 
 __all__ = ["ComposeModel", "SourceFile", "VarRef", "load_compose", "render_json", "render_yaml"]
 
@@ -60,6 +61,8 @@ class ComposeModel:
     warnings: tuple[str, ...]
     references: tuple[VarRef, ...]
     interpolated: bool = True  # False: `$` in values is still template text, rendered as is
+    # secret keys read from env files: `${NAME}` in `data`, the values go to the release's .env only
+    env_file_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -72,6 +75,9 @@ class _Context:
     warnings: list[str]
     references: list[VarRef]
     errors: list
+    kept: dict[str, str] = field(default_factory=dict, repr=False)
+    marks: dict = field(default_factory=dict)  # path -> (file, line, column), the latest file wins
+    schema: list = field(default_factory=list)  # schema problems, every one
 
 
 def load_compose(files: Sequence[SourceFile], lookup: Lookup, *, project_dir: str,
@@ -88,14 +94,23 @@ def load_compose(files: Sequence[SourceFile], lookup: Lookup, *, project_dir: st
             raise ConfigError(source.path, "contains a private-use character Gantry reserves",
                               "remove U+E000/U+E001 from the file")
         for document in load_documents(source.text, source.path):
-            model = _merge_document(model, document, source.path, ctx)
-    if ctx.errors:
-        raise ctx.errors[0] if len(ctx.errors) == 1 else ProblemList([e.problem for e in ctx.errors])
+            try:
+                model = _merge_document(model, document, source.path, ctx)
+            except ConfigError:
+                if not ctx.schema:
+                    raise
+                break  # most likely a consequence of the schema problems, which are reported instead
+    if not ctx.schema:
+        ctx.schema.extend(model_problems(model, ctx.marks))
+    problems = [e.problem for e in ctx.errors] + list(dict.fromkeys(ctx.schema))
+    if problems:
+        raise ctx.errors[0] if len(problems) == 1 and ctx.errors else ProblemList(problems)
     if not model:
         raise ConfigError(files[0].path, "empty compose file", "define at least one service")
     name = _project_name(model, project_name, project_dir)
     project = _finish(model, name, project_dir, frozenset(profiles), ctx)
-    return ComposeModel(project, tuple(dict.fromkeys(ctx.warnings)), tuple(ctx.references), interpolate)
+    return ComposeModel(project, tuple(dict.fromkeys(ctx.warnings)), tuple(ctx.references), interpolate,
+                        dict(ctx.kept))
 
 
 def _merge_document(model: dict, document, filename: str, ctx: _Context, base_dir: str | None = None) -> dict:
@@ -121,6 +136,11 @@ def _merge_document(model: dict, document, filename: str, ctx: _Context, base_di
         source = _extends_source(services, resets, filename, ctx.project_dir, ctx)
         data = {**data, "services": merge.resolve_extends(source)}
     model = merge.enforce_unicity(merge.merge_mappings(model, data, ()))
+    if base_dir is None:
+        ctx.marks.update({path: (filename, *mark) for path, mark in {**document.marks, **document.key_marks}.items()})
+        ctx.schema.extend(p for p in schema_problems(model, ctx.marks) if p not in ctx.schema)
+        if ctx.schema:
+            return model
     check_unique_items(model, filename)
     if "version" in model:
         ctx.warnings.append(f"{filename}: the attribute `version` is obsolete, it will be ignored")
@@ -213,6 +233,8 @@ def _defaults_and_paths(service: dict, base: str, home: str | None) -> dict:
     if isinstance(service.get("env_file"), list):
         service["env_file"] = [{**e, "path": _abs(e["path"], base, home)} if isinstance(e, dict) else e
                                for e in service["env_file"]]
+    if isinstance(service.get("label_file"), list):
+        service["label_file"] = [_abs(f, base, home) if isinstance(f, str) else f for f in service["label_file"]]
     return service
 
 
@@ -235,23 +257,25 @@ def _finish(model: dict, name: str, project_dir: str, profiles: frozenset[str], 
                 resources[kind][key] = {**res, "file": _abs(res["file"], project_dir, home)}
     for key, service in services.items():
         if ctx.interpolate:
-            service = _resolve_environment(service, key, ctx)
+            service = implied_dependencies(_resolve_environment(service, key, ctx))
         if "network_mode" not in service and "provider" not in service and not service.get("networks"):
             service = {**service, "networks": {"default": None}}
         services[key] = service
     if not ctx.interpolate:
         return _raw_model(model, name, services, resources)
-    for key, service in services.items():
-        for field in ("env_file", "label_file"):
-            if service.get(field):
-                raise ConfigError(f"services.{key}.{field}", f"{field} is not supported by Gantry",
-                                  "compose inlines those files on the deploy machine; use environment:/labels:"
-                                  " and the environment's secrets file instead")
+    env_files = EnvFiles(ctx.lookup, ctx.keep, ctx.read_file, project_dir)
+    services = {key: resolve_env_files(service, key, env_files) for key, service in services.items()}
+    ctx.kept.update(env_files.kept)
     bound = {key: bind_service(service, ("services", key)) for key, service in services.items()}
     used = used_resources(bound)
     if "default" in used["networks"] and "default" not in resources["networks"]:
         resources["networks"]["default"] = None
     check_consistency(bound, resources)
+    for key, service in bound.items():
+        for ref in service.get("models") or {}:
+            if ref not in (model.get("models") or {}):
+                raise ConfigError(f"services.{key}", f'service "{key}" refers to undefined model {ref}',
+                                  "define it under the top-level models:")
     project: dict = {"name": name, "services": bound}
     for kind in _RESOURCES:
         kept = {}
@@ -342,43 +366,3 @@ def _resolve_entries(entries: object, where: str, ctx: _Context, *, keep_unset: 
             result.append(entry)
         return result
     return entries
-
-
-# --- rendering ---------------------------------------------------------------------------------
-
-
-def _escape(value: object) -> object:
-    """`$` -> `$$` in values (keys are never interpolated, so they stay), kept variables -> `${NAME}`."""
-    if isinstance(value, dict):
-        return {key: _escape(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_escape(item) for item in value]
-    if isinstance(value, str):
-        return SENTINEL_RE.sub(r"${\1}", value.replace("$", "$$"))
-    return value
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    typed = resolve_plain(value)
-    ambiguous = not isinstance(typed, str) or isinstance(typed, YamlTimestamp)
-    style = '"' if ambiguous else ("|" if "\n" in value else None)
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
-def render_yaml(model: ComposeModel) -> str:
-    """The model as YAML that `docker compose` loads back to the same project (byte-stable)."""
-    data = _escape(model.data) if model.interpolated else model.data
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=True, default_flow_style=False,
-                     allow_unicode=True, width=1 << 16)
-
-
-def render_json(model: ComposeModel) -> str:
-    data = _escape(model.data) if model.interpolated else model.data
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -216,6 +216,20 @@ SERVICE_FIELDS: dict[str, Converter] = {
 }
 
 
+def _gpus(value: object, path: tuple) -> object:
+    if isinstance(value, str):
+        value = [{"count": "all"}]
+    if not isinstance(value, list):
+        raise ConfigError(format_path(path), f"invalid type for gpus: {value!r}", "use gpus: all, or a list")
+    return [{**d, "count": -1 if d.get("count") == "all" else _int(d["count"], path)} if "count" in d else d
+            for d in value if isinstance(d, dict)] or _OMIT
+
+
+_HOOK = _struct({"command": _command, "environment": lambda v, p: string_map(v, p, keep_null=True) or _OMIT})
+SERVICE_FIELDS.update({"gpus": _gpus, "post_start": _list_of(_HOOK), "pre_stop": _list_of(_HOOK),
+                       "storage_opt": _mapping, "pull_refresh_after": lambda _v, _p: _OMIT})
+
+
 def bind_service(service: dict, path: tuple) -> dict:
     """One service as compose prints it; `command` and `entrypoint` always present."""
     result = bind_fields(service, SERVICE_FIELDS, path)
@@ -233,8 +247,9 @@ _RESOURCE_FIELDS: dict[str, Converter] = {
 
 def bind_resource(kind: str, value: dict, path: tuple) -> dict:
     result = bind_fields(value or {}, _RESOURCE_FIELDS, path)
-    if kind == "networks":
-        result.setdefault("ipam", {})
+    if kind == "networks":  # types.IPAMConfig has only driver and config: `ipam.options` is dropped
+        ipam = result.get("ipam") if isinstance(result.get("ipam"), dict) else {}
+        result["ipam"] = {key: ipam[key] for key in ("driver", "config") if ipam.get(key) is not None}
     if kind == "secrets":
         result.pop("content", None)
     return result

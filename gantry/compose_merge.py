@@ -115,6 +115,33 @@ def merge_build(base: object, other: object, path: tuple) -> object:
     return merge_mappings(as_map(base), as_map(other), path)
 
 
+def merge_ipam_config(base: object, other: object, path: tuple) -> object:
+    """compose-go mergeIPAMConfig, by subnet, including its way of merging into the base entry it holds.
+
+    The Go code merges each override into the base entry in place, so one base entry can take the
+    subnets of several overrides in turn; the binary's output shows that, and so does ours.
+    """
+    if not isinstance(base, list) or not isinstance(other, list):
+        raise ConfigError(format_path(path), f"unexpected type for {format_path(path)}", "use a list of pools")
+    pools: list = []
+    overrides = [dict(o) if isinstance(o, dict) else {} for o in other]
+    for original in base:
+        right = dict(original) if isinstance(original, dict) else {}
+        for left in overrides:
+            if left.get("subnet") != right.get("subnet") and \
+                    not any(p.get("subnet") == left.get("subnet") for p in pools):
+                pools.append(left)
+                continue
+            for key, value in left.items():
+                right[key] = merge_values(right[key], value, (*path, key)) if key in right else value
+            at = next((i for i, p in enumerate(pools) if p.get("subnet") == right.get("subnet")), -1)
+            if at >= 0:
+                pools[at] = right
+            else:
+                pools.append(right)
+    return pools
+
+
 _DEPENDENCY = {"condition": "service_started", "required": True}
 
 
@@ -128,6 +155,7 @@ def merge_as_mapping(base: object, other: object, path: tuple) -> object:
 
 MERGE_RULES: tuple[tuple[tuple[str, ...], Merger], ...] = tuple(
     (tuple(pattern.split(".")), rule) for pattern, rule in (
+        ("networks.*.ipam.config", merge_ipam_config),
         ("networks.*.labels", merge_to_sequence),
         ("volumes.*.labels", merge_to_sequence),
         ("services.*.annotations", merge_to_sequence),
@@ -368,8 +396,9 @@ def resolve_extends(source: ExtendsSource, chain: tuple = ()) -> dict:
         if file is not None:
             if source.open_file is None:
                 raise ConfigError(f"{where}: services.{name}.extends",
-                                  "extends from another file needs its contents",
-                                  "pass read_file= to load_compose, or move the base service into this file")
+                                  f"this command does not read other files, so extends.file {file} is not loaded",
+                                  "run it through inv validate, inv render or inv compose.config, "
+                                  "or move the base service into this file")
             other = source.open_file(str(file))
             if ref not in (other.services or {}):
                 raise ConfigError(f"{where}: services.{name}.extends",

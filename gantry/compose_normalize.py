@@ -192,6 +192,20 @@ def _maybe_external(value: object, _path: tuple) -> object:
     return value
 
 
+def _device(value: object, path: tuple) -> object:
+    """compose-go transformDeviceMapping: `source[:target[:permissions]]` to the long form."""
+    if isinstance(value, dict):
+        return value
+    if not isinstance(value, str):
+        raise _fail(path, f"invalid type {type(value).__name__} for a device", "write /dev/src:/dev/dst[:rwm]")
+    parts = value.split(":")
+    if len(parts) > 3:
+        raise _fail(path, f"confusing device mapping, please use long syntax: {value}", "use source:/target:")
+    source, target = parts[0], parts[1] if len(parts) > 1 else ""
+    permissions = parts[2] if len(parts) == 3 else "rwm"
+    return {"source": source, "target": target or source, "permissions": permissions}
+
+
 def _build(value: object, _path: tuple) -> object:
     return {"context": value} if isinstance(value, str) else value
 
@@ -205,6 +219,8 @@ CANONICAL: tuple[tuple[tuple[str, ...], Callable[[object, tuple], object]], ...]
         ("services.*.networks", _list_to_map),
         ("services.*.models", _list_to_map),
         ("services.*.volumes.*", _volume),
+        ("services.*.devices.*", _device),
+        ("services.*.gpus", lambda v, _p: [{"count": "all"}] if isinstance(v, str) else v),
         ("services.*.dns", _string_or_list),
         ("services.*.secrets.*", _file_mount),
         ("services.*.configs.*", _file_mount),
@@ -360,3 +376,20 @@ def check_unique_items(value: object, filename: str, path: tuple = ()) -> None:
                                   f"items at {seen[key]} and {i} are equal",
                                   "remove the repeated entry (lists from several files are concatenated)")
             seen[key] = i
+
+
+_IMPLIED = {"condition": "service_started", "restart": True, "required": True}
+
+
+def implied_dependencies(service: dict) -> dict:
+    """compose-go loader/normalize.go: links, `service:` namespaces and volumes_from add to depends_on."""
+    depends_on = dict(service.get("depends_on") or {})
+    names = [str(link).split(":")[0] if str(link).count(":") == 1 else str(link) for link in service.get("links") or []]
+    names += [service[ns][len("service:"):] for ns in ("network_mode", "ipc", "pid", "uts", "cgroup")
+              if isinstance(service.get(ns), str) and service[ns].startswith("service:")]
+    for name in names:
+        depends_on.setdefault(name, dict(_IMPLIED))
+    for spec in service.get("volumes_from") or []:
+        if isinstance(spec, str) and not spec.startswith("container:"):
+            depends_on.setdefault(spec.split(":")[0], {**_IMPLIED, "restart": False})
+    return {**service, "depends_on": depends_on} if depends_on else service

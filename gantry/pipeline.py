@@ -62,6 +62,27 @@ def project_dir(env: Environment) -> str:
     return str((Path(env.root) / env.compose_files[0]).parent) if env.compose_files else str(Path(env.root))
 
 
+def read_text(path: str) -> str:
+    """A file a compose file names (extends.file, env_file, label_file)."""
+    return Path(path).read_text()
+
+
+def with_env_file_secrets(secrets: Secrets, problems: list[Problem], from_env_files: Mapping[str, str],
+                          referenced: set[str]) -> tuple[Secrets, list[Problem]]:
+    """Secret keys the env files give a value join the secrets (so they go to the 0600 .env, masked).
+
+    "no value" stays a problem for a name the compose files also use as `${NAME}`: Compose fills those
+    from the project environment, never from a service's env file.
+    """
+    if not from_env_files:
+        return secrets, problems
+    values = {**secrets.values, **from_env_files}
+    sources = {**secrets.sources, **{n: "env_file" for n in from_env_files if n not in secrets.sources}}
+    kept = [p for p in problems if not any(p.where == f"{EXAMPLE_FILE}: {n}" and n not in referenced
+                                           for n in from_env_files)]
+    return Secrets(values, sources, secrets.declared), kept
+
+
 def make_lookup(env: Environment, secrets: Secrets, environ: Mapping[str, str]):
     def lookup(name: str) -> str | None:
         if name in secrets.values:
@@ -83,11 +104,13 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
     try:
         model = compose.load_compose(sources, lookup, project_dir=project_dir(env),
                                      project_name=env.compose_project, profiles=env.profiles,
-                                     keep=frozenset(secrets.declared | secrets.names))
+                                     keep=frozenset(secrets.declared | secrets.names), read_file=read_text)
     except ProblemList as exc:
         raise ProblemList(secret_problems + exc.problems) from None
     except ConfigError as exc:
         raise ProblemList([*secret_problems, exc.problem]) from None
+    secrets, secret_problems = with_env_file_secrets(secrets, secret_problems, model.env_file_secrets,
+                                                     {ref.name for ref in model.references})
     for ref in model.references:
         if ref.name in secrets.declared:
             continue  # reported by the secrets check, once
@@ -102,7 +125,7 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
         try:
             raw_model = compose.load_compose(sources, lookup, project_dir=project_dir(env),
                                              project_name=env.compose_project, profiles=env.profiles,
-                                             interpolate=False)
+                                             interpolate=False, read_file=read_text)
         except (ConfigError, ProblemList) as exc:
             warnings.append(f"the uninterpolated model could not be built, so SECRET-ENV-LITERAL was skipped: "
                             f"{str(exc).splitlines()[0]}")

@@ -54,6 +54,7 @@ class Document:
     marks: dict = field(default_factory=dict)
     resets: tuple = ()
     overrides: tuple = ()
+    key_marks: dict = field(default_factory=dict)  # path of a mapping entry -> where its key is
 
 
 def _go_int(text: str) -> int | None:
@@ -135,6 +136,7 @@ def _fail(node: Node, message: str) -> _Error:
 class _Builder:
     def __init__(self) -> None:
         self.marks: dict = {}
+        self.key_marks: dict = {}
         self.resets: list = []
         self.overrides: list = []
         self.active: set[int] = set()
@@ -175,6 +177,7 @@ class _Builder:
             if key in seen:
                 raise _fail(key_node, f"mapping key {key!r} already defined at line {seen[key]}")
             seen[key] = key_node.start_mark.line + 1
+            self.key_marks.setdefault((*path, key), (seen[key], key_node.start_mark.column + 1))
             value = self.build(value_node, (*path, key))
             if value is not _DROP:
                 result[key] = value
@@ -217,7 +220,7 @@ def load_documents(text: str, filename: str) -> list[Document]:
             builder = _Builder()
             data = builder.build(node, ()) if node is not None else None
             documents.append(Document(data if data is not _DROP else None, builder.marks,
-                                      tuple(builder.resets), tuple(builder.overrides)))
+                                      tuple(builder.resets), tuple(builder.overrides), builder.key_marks))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename

@@ -38,7 +38,8 @@ fi
 
 python="${PYTHON:-python3}"
 if "$python" -m pip show gantry 2>/dev/null | grep -x "Editable project location: $repo" >/dev/null \
-   && "$python" -c 'import pytest, xdist, ruff, fabric, yaml' 2>/dev/null; then
+   && "$python" -c 'import pytest, xdist, ruff, fabric, yaml, jsonschema' 2>/dev/null \
+   && command -v gantry >/dev/null; then
   say "pip: gantry already installed (editable) from $repo"
 else
   say "pip: installing gantry[dev] from $repo"

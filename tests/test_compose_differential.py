@@ -5,9 +5,10 @@ variables and the same profiles. Outcomes must agree: both succeed with equal tr
 normalisations below, or both fail (the binary exits non-zero, ours raises a Gantry error).
 
 Normalisations (each is a deliberate, explained difference; anything else is a bug in ours):
-  N1  Mapping keys containing `$`: the binary replaces every `$` of its whole output by `$$`,
-      keys included, although keys are never interpolated (so its output loads back with different
-      keys). We escape values only; the comparison escapes our keys the same way.
+  N1  (retired) Mapping keys containing `$`: the binary escapes them as `$$` on output although keys
+      are never interpolated; `render_json` (what `inv compose.config` prints) now does the same, so
+      nothing is normalised. The release bundle (`render_yaml`) keeps keys as they are, so that it loads
+      back with the same meaning: the round-trip tests check that.
   N2  `cpus`: the binary holds cpus as float32 and prints float32's shortest digits; we keep float64.
       Both sides are rounded through float32 before comparing.
   N3  Errors: only the outcome is compared. Our messages are ours by design (file, key path, hint).
@@ -108,8 +109,6 @@ def _normalise(tree: object, *, ours: bool) -> object:
     if isinstance(tree, dict):
         result = {}
         for key, value in tree.items():
-            if ours:  # N1
-                key = key.replace("$", "$$")
             if key == "cpus" and isinstance(value, (int, float)):  # N2
                 value = struct.unpack("f", struct.pack("f", value))[0]
             if key == "extra_hosts" and isinstance(value, list):  # N5
@@ -399,6 +398,109 @@ GENERATED = 300
 @given(compose_cases())
 def test_compose_differential_generated(spec: dict) -> None:
     assert_same(Case(tuple(spec["files"]), spec["env"], tuple(spec["profiles"]), spec["no_interpolate"]))
+
+
+# --- every key the schema names -------------------------------------------------------------------
+#
+# For each service key and each top-level key of the vendored compose-spec.json: a value built from
+# the schema (the first alternative, required keys only), in one file, merged over two and three
+# files, and a value of the wrong type (an error case: the binary must reject it, so must we).
+
+_SPEC = json.loads((Path(__file__).parent.parent / "gantry" / "compose-spec.json").read_text())
+
+
+def _deref(schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = _SPEC["definitions"][schema["$ref"].split("/")[-1]]
+    return schema
+
+
+def _sample(schema: dict) -> object:
+    schema = _deref(schema)
+    for key in ("oneOf", "anyOf"):
+        if key in schema:
+            return _sample(schema[key][0])
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "array":
+        return [_sample(schema.get("items", {"type": "string"}))]
+    if kind == "object" or "properties" in schema:
+        return {k: _sample(schema["properties"][k]) for k in schema.get("required", [])
+                if k in schema.get("properties", {})}
+    return {"boolean": True, "integer": 1, "number": 1}.get(kind, "x")
+
+
+def _wrong(value: object) -> object:
+    return 1.5 if isinstance(value, (dict, list)) else {"nested": [1]}
+
+
+_SERVICE_KEYS = sorted(set(_deref(_SPEC["definitions"]["service"])["properties"]) - {"image", "extends", "provider"})
+_TOP = {"networks": "network", "volumes": "volume", "secrets": "secret", "configs": "config", "models": "model"}
+
+
+def _schema_cases() -> list:
+    params = []
+    for key in _SERVICE_KEYS:
+        value = _sample(_deref(_SPEC["definitions"]["service"])["properties"][key])
+        one = json.dumps({"services": {"s": {"image": "busybox", key: value}}})
+        again = json.dumps({"services": {"s": {key: value}}})
+        for files, label in (((one,), "one"), ((one, again), "two"), ((one, again, again), "three"),
+                             ((json.dumps({"services": {"s": {"image": "busybox", key: _wrong(value)}}}),), "wrong")):
+            params.append(pytest.param(Case(files), id=f"services.{key}-{label}"))
+    for top, definition in _TOP.items():
+        value = _sample(_SPEC["definitions"][definition])
+        uses = {"networks": {"networks": ["r"]}, "volumes": {"volumes": ["r:/r"]}, "secrets": {"secrets": ["r"]},
+                "configs": {"configs": ["r"]}, "models": {"models": ["r"]}}[top]
+        text = json.dumps({"services": {"s": {"image": "busybox", **uses}}, top: {"r": value}})
+        params.append(pytest.param(Case((text,)), id=f"{top}-sample"))
+        params.append(pytest.param(Case((text, json.dumps({top: {"r": {"labels": {"a": "1"}}}}))), id=f"{top}-merge"))
+    for key in ("unknown_top", "x-ok", "name", "version"):
+        text = json.dumps({"services": {"s": {"image": "busybox"}}, key: "p" if key == "name" else "1"})
+        params.append(pytest.param(Case((text,)), id=f"top-{key}"))
+    return params
+
+
+@pytest.mark.parametrize("case", _schema_cases())
+def test_compose_differential_schema_key(case: Case) -> None:
+    assert_same(case)
+
+
+# --- env files with the awkward dotenv forms --------------------------------------------------------
+
+_ENV_FORMS = {
+    "escapes": 'C="q\\nz\\t\\$A \\\\ \\"in\\" \\0101 \\012"\n',
+    "single-literal": "D='$A \\n'\n",
+    "comments": "# c\nE=e #cmt\nE2=e#not\n  # indented\n",
+    "inherit": "HOME\nUNSET_X\n",
+    "yaml-style": "G: yaml style\nH = spaced  \n",
+    "multiline": 'I="multi\nline"\n',
+    "after-quote": "J='single' K=after\n",
+    "templates": "A=1\nB=${A}x\nL=${UNSET:-def}\nM=${A:+alt}\nN=$$dollar\nR=\"${B}-${OWN:-x}\"\n",
+    "export-and-dots": "export EXP=1\nT.dot-x[1]=ok\n",
+    "bom-bare-last": "\ufeffX=1\nLAST",
+    "space-in-key": "A B=1\n",
+    "unterminated": 'A="open\n',
+    "required-var": "A=${NOPE:?need it}\n",
+    "crlf": "A=1\r\nB=2\r\n",
+}
+
+
+@pytest.mark.parametrize("body", list(_ENV_FORMS.values()), ids=list(_ENV_FORMS))
+@pytest.mark.parametrize("layout", ["alone", "with-environment", "raw", "three-files"])
+def test_compose_differential_env_file_forms(body: str, layout: str) -> None:
+    service = {"image": "busybox", "env_file": ["app.env"]}
+    files = [service]
+    if layout == "with-environment":
+        service["environment"] = {"OWN": "o", "A": "fromenv", "HOME": None}
+    if layout == "raw":
+        service["env_file"] = [{"path": "app.env", "format": "raw"}]
+    if layout == "three-files":
+        files = [service, {"env_file": [{"path": "second.env", "required": False}]}, {"env_file": ["third.env"]}]
+    texts = tuple(json.dumps({"services": {"s": f}}) for f in files)
+    extra = (("app.env", body), ("third.env", "THIRD=${A:-none}\nA=3\n"))
+    assert_same(Case(texts, {"A": "os"} if layout == "alone" else {}, extra=extra))
 
 
 def test_compose_differential_case_count(capsys: pytest.CaptureFixture) -> None:
