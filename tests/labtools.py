@@ -66,3 +66,29 @@ def lab_or_skip(root, count: int):
         yield up
     finally:
         lab.lab_down(root, log=lambda m: None)
+
+
+# The fault suite (tests/faults) hands its table rows to the controller through files in this directory:
+# with pytest-xdist each worker writes rows, and only the controller prints the terminal summary.
+FAULT_ROWS_VARIABLE = "GANTRY_FAULT_ROWS"
+FAULT_COLUMNS = ("scenario", "fault", "exit", "after", "hosts", "lock", "audit", "note")
+
+
+def fault_table(rows_dir: Path) -> str:
+    """The fault suite's rows as a text table, in scenario order ('' when no scenario ran)."""
+    import json
+
+    rows = [json.loads(p.read_text()) for p in sorted(rows_dir.glob("*.json"))]
+    if not rows:
+        return ""
+
+    def order(row: dict) -> tuple:
+        head = row["scenario"].rstrip("abcdefghijklmnopqrstuvwxyz")
+        return (int(head) if head.isdigit() else 99, row["scenario"])
+
+    table = [[str(r.get(c, "")) for c in FAULT_COLUMNS] for r in sorted(rows, key=order)]
+    widths = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(FAULT_COLUMNS)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(FAULT_COLUMNS, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in table]
+    return "\n".join(lines)
