@@ -143,7 +143,8 @@ class HostSession:
             out = _retry_transient(lambda: self.conn.run(cmd, step="up", check=False), self.cancel)
             if not out.ok or f"{commands.MARK}up-done" not in out.stdout:
                 tail = "\n    ".join((out.stderr.strip() or out.stdout.strip()).splitlines()[-8:])
-                raise HostError(self.host, "up", f"docker compose pull/up failed:\n    {tail}",
+                needs = f" (release images: {', '.join(images)})" if images else ""
+                raise HostError(self.host, "up", f"docker compose pull/up failed{needs}:\n    {tail}",
                                 "check the image names, the registry and the host's access to it")
             return parse_image_digests(split_sections(out.stdout).get("images", []), images)
 
