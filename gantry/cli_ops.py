@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import sys
 
@@ -54,6 +55,7 @@ def status(c, env=None, json=False):
         return parse_facts(conn.run(commands.facts(layout, project), step="status", check=False).stdout)
 
     outcomes = _each_host(environment, facts)
+    now = datetime.datetime.now(datetime.timezone.utc)
     addresses = {h.label: h.address for h in environment.hosts}
     doc = {"environment": environment.name, "hosts": []}
     rows = []
@@ -66,7 +68,7 @@ def status(c, env=None, json=False):
         containers = [{"service": x.service, "name": x.name, "state": x.state, "health": x.health,
                        "urls": list(dict.fromkeys(_url(ip, port, addresses[o.host]) for ip, port in x.published))}
                       for x in f.containers]
-        lock = lock_holder(f.lock) if f.lock is not None else ""
+        lock = lock_holder(f.lock, now) if f.lock is not None else ""
         doc["hosts"].append({"host": o.host, "release": f.current, "releases": list(f.releases),
                              "containers": containers, "lock": lock})
         health = ", ".join(f"{x.service}:{x.health or x.state}" for x in f.containers) or "no containers"

@@ -78,10 +78,13 @@ def facts(layout: Layout, project: str) -> Command:
 
 def acquire_lock(layout: Layout, info_json: str) -> Command:
     """Take the lock atomically (mkdir), then record who holds it; prints a marker on success."""
+    # A lock whose details cannot be written (a full disk) is given back at once: a lock dir without
+    # details would block every later deploy with an unknown holder.
     return and_then(
         argv("mkdir", "-p", "-m", "0700", layout.releases),
         argv("mkdir", layout.lock),
-        write_to(argv("printf", "%s\\n", info_json), layout.lock_info),
+        or_else(write_to(argv("printf", "%s\\n", info_json), layout.lock_info),
+                and_then(release_lock(layout), argv("false"))),
         marker("locked"),
     )
 
@@ -103,7 +106,7 @@ def release_lock(layout: Layout) -> Argv:
 def receive_bundle(layout: Layout, rid: str) -> Command:
     """Unpack a tar of the bundle from stdin into a hidden directory, then rename it into place."""
     incoming = layout.incoming(rid)
-    return and_then(
+    unpack = and_then(
         argv("rm", "-rf", incoming),
         argv("mkdir", "-p", "-m", "0700", incoming),
         argv("tar", "-x", "-p", "-f", "-", "-C", incoming),
@@ -111,6 +114,7 @@ def receive_bundle(layout: Layout, rid: str) -> Command:
         argv("chmod", "0700", incoming),
         argv("mv", "-T", incoming, layout.release(rid)),
     )
+    return or_else(unpack, and_then(argv("rm", "-rf", incoming), argv("false")))  # nothing half-made stays
 
 
 def compose(project: str, layout: Layout, rid: str, *args: str) -> Argv:
@@ -259,7 +263,9 @@ def host_preflight(layout: Layout) -> Command:
             '{{range .ClientInfo.Plugins}}{{if eq .Name "compose"}}{{.Version}}{{end}}{{end}}')
     return sequence(
         marker("info"), argv("docker", "info", "--format", info),
-        marker("df"), quiet(argv("df", "-Pk", _existing_parent(layout.base))),
+        # The deploy path itself once it exists (it may be its own mount), else its top directory.
+        marker("df"), or_else(quiet(argv("df", "-Pk", layout.base)),
+                              quiet(argv("df", "-Pk", _existing_parent(layout.base)))),
         marker("preflight-end"),
     )
 

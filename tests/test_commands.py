@@ -29,10 +29,13 @@ def test_commands_render(cmd, expected):
 
 def test_commands_receive_bundle_renames_into_place_last():
     text = render(commands.receive_bundle(SPACED, "R9"))
-    parts = text.split(" && ")
+    unpack, cleanup = text.split("; } || { ")
+    parts = unpack.removeprefix("{ ").split(" && ")
     assert parts[0] == "rm -rf '/srv/my apps/web/prod/releases/.incoming-R9'"
     assert parts[-1] == ("mv -T '/srv/my apps/web/prod/releases/.incoming-R9' "
                          "'/srv/my apps/web/prod/releases/R9'")
+    # a failed unpack (a full disk, a dropped connection) leaves no half-made directory behind
+    assert cleanup == "rm -rf '/srv/my apps/web/prod/releases/.incoming-R9' && false; }"
     assert "tar -x -p -f - -C" in text and "chmod 0600 '/srv/my apps/web/prod/releases/.incoming-R9/.env'" in text
 
 
