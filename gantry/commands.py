@@ -278,3 +278,24 @@ def read_live(layout: Layout, project: str) -> Command:
         marker("live-manifest"), quiet(argv("cat", f"{layout.current}/manifest.json")),
         marker("live-end"),
     )
+
+
+RELEASE_FILES = ("compose.yaml", ".env", "manifest.json")
+
+
+def release_files(layout: Layout) -> Command:
+    """Read-only: every file directly inside a kept release (for `inv status` to spot a damaged one)."""
+    return sequence(marker("release-files"),
+                    quiet(argv("find", layout.releases, "-mindepth", "2", "-maxdepth", "2", "-type", "f")),
+                    marker("release-files-end"))
+
+
+def damaged_releases(find_lines: Sequence[str], layout: Layout, releases: Sequence[str]) -> dict[str, list[str]]:
+    """Kept releases missing one of their files, with the missing names, from `release_files` output."""
+    have: dict[str, set[str]] = {rid: set() for rid in releases}
+    for line in find_lines:
+        rid, _, name = line.strip().removeprefix(layout.releases + "/").partition("/")
+        if rid in have:
+            have[rid].add(name)
+    return {rid: [f for f in RELEASE_FILES if f not in files] for rid, files in have.items()
+            if not set(RELEASE_FILES) <= files}

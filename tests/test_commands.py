@@ -55,3 +55,15 @@ def test_commands_finish_unlocks_even_if_switch_fails():
     text = render(commands.finish(PLAIN, "R2", ["R0"], "{}"))
     assert text.endswith("rm -rf /srv/gantry/app/prod/lock")
     assert " ; " in text  # sequence: a failed switch does not keep the lock
+
+
+@pytest.mark.parametrize("lines,want", [
+    (["/srv/gantry/app/prod/releases/R1/compose.yaml", "/srv/gantry/app/prod/releases/R1/.env",
+      "/srv/gantry/app/prod/releases/R1/manifest.json"], {}),
+    (["/srv/gantry/app/prod/releases/R1/.env", "/srv/gantry/app/prod/releases/R1/manifest.json"],
+     {"R1": ["compose.yaml"]}),
+    ([], {"R1": ["compose.yaml", ".env", "manifest.json"]}),
+    (["/srv/gantry/app/prod/releases/.incoming-R2/.env"], {"R1": ["compose.yaml", ".env", "manifest.json"]}),
+], ids=["complete", "compose-deleted", "emptied", "incoming-ignored"])
+def test_commands_damaged_releases_names_missing_files(lines, want):
+    assert commands.damaged_releases(lines, PLAIN, ["R1"]) == want
