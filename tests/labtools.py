@@ -76,17 +76,18 @@ FAULT_COLUMNS = ("scenario", "fault", "exit", "after", "hosts", "lock", "audit",
 
 def fault_table(rows_dir: Path) -> str:
     """The fault suite's rows as a text table, in scenario order ('' when no scenario ran)."""
+    import itertools
     import json
 
-    rows = [json.loads(p.read_text()) for p in sorted(rows_dir.glob("*.json"))]
+    rows = [json.loads(p.read_text()) for p in sorted(rows_dir.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)]
     if not rows:
         return ""
 
-    def order(row: dict) -> tuple:
-        head = row["scenario"].rstrip("abcdefghijklmnopqrstuvwxyz")
-        return (int(head) if head.isdigit() else 99, row["scenario"])
+    def order(row: dict) -> int:
+        digits = "".join(itertools.takewhile(str.isdigit, row["scenario"]))
+        return int(digits) if digits else 99
 
-    table = [[str(r.get(c, "")) for c in FAULT_COLUMNS] for r in sorted(rows, key=order)]
+    table = [[str(r.get(c, "")) for c in FAULT_COLUMNS] for r in sorted(rows, key=order)]  # stable: run order
     widths = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(FAULT_COLUMNS)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(FAULT_COLUMNS, widths)),
              "  ".join("-" * w for w in widths)]
