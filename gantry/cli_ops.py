@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import sys
 
@@ -12,7 +13,7 @@ from gantry.cli_base import confirm, load_env, root_of, user_errors
 from gantry.deploy import targets_for
 from gantry.errors import GantryError, UsageError
 from gantry.executor import HostConnection, run_parallel
-from gantry.facts import parse_audit, parse_facts
+from gantry.facts import parse_audit, parse_facts, split_sections
 from gantry.hostops import lock_holder
 
 
@@ -51,24 +52,33 @@ def status(c, env=None, json=False):
     project = environment.compose_project
 
     def facts(conn, layout):
-        return parse_facts(conn.run(commands.facts(layout, project), step="status", check=False).stdout)
+        cmd = commands.sequence(commands.facts(layout, project), commands.release_files(layout))
+        out = conn.run(cmd, step="status", check=False).stdout
+        found = parse_facts(out)
+        return found, commands.damaged_releases(split_sections(out).get("release-files", []), layout,
+                                                found.releases)
 
     outcomes = _each_host(environment, facts)
+    now = datetime.datetime.now(datetime.timezone.utc)
     addresses = {h.label: h.address for h in environment.hosts}
     doc = {"environment": environment.name, "hosts": []}
     rows = []
+    notes: list[str] = []
     for o in outcomes:
         if o.error:
             doc["hosts"].append({"host": o.host, "error": str(o.error)})
             rows.append((o.host, "-", "unreachable", "-", "-"))
             continue
-        f = o.value
+        f, damaged = o.value
+        for rid, missing in damaged.items():
+            notes.append(f"{o.host}: release {rid} is damaged: missing {', '.join(missing)} "
+                         f"(a rollback to it would fail; deploy again, or remove it)")
         containers = [{"service": x.service, "name": x.name, "state": x.state, "health": x.health,
                        "urls": list(dict.fromkeys(_url(ip, port, addresses[o.host]) for ip, port in x.published))}
                       for x in f.containers]
-        lock = lock_holder(f.lock) if f.lock is not None else ""
+        lock = lock_holder(f.lock, now) if f.lock is not None else ""
         doc["hosts"].append({"host": o.host, "release": f.current, "releases": list(f.releases),
-                             "containers": containers, "lock": lock})
+                             "containers": containers, "lock": lock, "damaged": damaged})
         health = ", ".join(f"{x.service}:{x.health or x.state}" for x in f.containers) or "no containers"
         urls = " ".join(u for c in containers for u in c["urls"]) or "-"
         rows.append((o.host, f.current or "(none)", health, urls, lock or "-"))
@@ -76,6 +86,8 @@ def status(c, env=None, json=False):
         output.print_json(doc)
     else:
         print(output.table(rows, ("host", "release", "services", "urls", "lock")))
+    for note in notes:
+        print(f"warning: {note}", file=sys.stderr)
     _raise_first(outcomes)
 
 

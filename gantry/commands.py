@@ -78,10 +78,13 @@ def facts(layout: Layout, project: str) -> Command:
 
 def acquire_lock(layout: Layout, info_json: str) -> Command:
     """Take the lock atomically (mkdir), then record who holds it; prints a marker on success."""
+    # A lock whose details cannot be written (a full disk) is given back at once: a lock dir without
+    # details would block every later deploy with an unknown holder.
     return and_then(
         argv("mkdir", "-p", "-m", "0700", layout.releases),
         argv("mkdir", layout.lock),
-        write_to(argv("printf", "%s\\n", info_json), layout.lock_info),
+        or_else(write_to(argv("printf", "%s\\n", info_json), layout.lock_info),
+                and_then(release_lock(layout), argv("false"))),
         marker("locked"),
     )
 
@@ -103,7 +106,7 @@ def release_lock(layout: Layout) -> Argv:
 def receive_bundle(layout: Layout, rid: str) -> Command:
     """Unpack a tar of the bundle from stdin into a hidden directory, then rename it into place."""
     incoming = layout.incoming(rid)
-    return and_then(
+    unpack = and_then(
         argv("rm", "-rf", incoming),
         argv("mkdir", "-p", "-m", "0700", incoming),
         argv("tar", "-x", "-p", "-f", "-", "-C", incoming),
@@ -111,6 +114,7 @@ def receive_bundle(layout: Layout, rid: str) -> Command:
         argv("chmod", "0700", incoming),
         argv("mv", "-T", incoming, layout.release(rid)),
     )
+    return or_else(unpack, and_then(argv("rm", "-rf", incoming), argv("false")))  # nothing half-made stays
 
 
 def compose(project: str, layout: Layout, rid: str, *args: str) -> Argv:
@@ -274,7 +278,9 @@ def host_preflight(layout: Layout) -> Command:
             '{{range .ClientInfo.Plugins}}{{if eq .Name "compose"}}{{.Version}}{{end}}{{end}}')
     return sequence(
         marker("info"), argv("docker", "info", "--format", info),
-        marker("df"), quiet(argv("df", "-Pk", _existing_parent(layout.base))),
+        # The deploy path itself once it exists (it may be its own mount), else its top directory.
+        marker("df"), or_else(quiet(argv("df", "-Pk", layout.base)),
+                              quiet(argv("df", "-Pk", _existing_parent(layout.base)))),
         marker("preflight-end"),
     )
 
@@ -313,3 +319,24 @@ def exec_in_service(project: str, layout: Layout, rid: str, service: str, cmd: S
 def shell_in_service(project: str, layout: Layout, rid: str, service: str, cmd: Sequence[str] = ("sh",)) -> Argv:
     """An interactive command (a shell) in the service's running container of release rid, on a TTY."""
     return compose(project, layout, rid, "exec", service, *cmd)
+
+
+RELEASE_FILES = ("compose.yaml", ".env", "manifest.json")
+
+
+def release_files(layout: Layout) -> Command:
+    """Read-only: every file directly inside a kept release (for `inv status` to spot a damaged one)."""
+    return sequence(marker("release-files"),
+                    quiet(argv("find", layout.releases, "-mindepth", "2", "-maxdepth", "2", "-type", "f")),
+                    marker("release-files-end"))
+
+
+def damaged_releases(find_lines: Sequence[str], layout: Layout, releases: Sequence[str]) -> dict[str, list[str]]:
+    """Kept releases missing one of their files, with the missing names, from `release_files` output."""
+    have: dict[str, set[str]] = {rid: set() for rid in releases}
+    for line in find_lines:
+        rid, _, name = line.strip().removeprefix(layout.releases + "/").partition("/")
+        if rid in have:
+            have[rid].add(name)
+    return {rid: [f for f in RELEASE_FILES if f not in files] for rid, files in have.items()
+            if not set(RELEASE_FILES) <= files}

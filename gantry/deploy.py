@@ -206,7 +206,7 @@ class Driver:
             if errors:
                 raise errors[0] if len(errors) == 1 else _many(errors)
             run = busy[0]
-            holder = lock_holder(run.session.facts.lock)
+            holder = lock_holder(run.session.facts.lock, self.ctx.now())
             raise LockHeldError(run.host, "lock", f"another deploy holds the lock: {holder}",
                                 "wait for it, retry with --lock-wait SECONDS, or if it is stale: "
                                 f"inv lock.release --env {self.ctx.env.name}")

@@ -104,10 +104,12 @@ class HostConnection:
         t = self.target
         try:
             retry(self._conn.open)
-        except paramiko.BadHostKeyException:
+        except paramiko.BadHostKeyException as exc:
             raise HostKeyError(
                 t.label, "connect",
-                f"the host key of {t.address} has CHANGED from the one in {self._known}; refusing to connect",
+                f"the host key of {t.address} has CHANGED from the one in {self._known} (it now offers "
+                f"{exc.key.get_name()} {exc.key.fingerprint}, known: {exc.expected_key.fingerprint}); "
+                "refusing to connect",
                 "if the host was rebuilt, verify its new key out of band, then replace its line in "
                 f"{self._known} (ssh-keygen -R {t.address} -f {self._known})") from None
         except paramiko.AuthenticationException:
@@ -152,6 +154,8 @@ class HostConnection:
             out, err = _drain(chan, timeout or self.target.command_timeout)
             code = chan.recv_exit_status()
             chan.close()
+            if code == -1:  # the channel closed without an exit status: the connection dropped mid-command
+                raise EOFError("the channel closed before the command exited")
         except TimeoutError as exc:
             raise HostError(self.target.label, step, str(exc),
                             "raise ssh.command_timeout in the environment config") from None

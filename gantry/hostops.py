@@ -6,6 +6,7 @@ reporter. Secret values never enter a command: the bundle travels as a tar on st
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import tarfile
@@ -160,7 +161,8 @@ class HostSession:
             self.up_since = int(t0) if t0.isdigit() else self.up_since
             if not out.ok or f"{commands.MARK}up-done" not in out.stdout:
                 tail = "\n    ".join((out.stderr.strip() or out.stdout.strip()).splitlines()[-8:])
-                raise self._up_failed(f"docker compose pull/up failed:\n    {tail}", specs)
+                needs = f" (release images: {', '.join(images)})" if images else ""
+                raise self._up_failed(f"docker compose pull/up failed{needs}:\n    {tail}", specs)
             return parse_image_digests(split_sections(out.stdout).get("images", []), images)
 
         self.resolved = self.step("up", run)
@@ -296,9 +298,26 @@ def bundle_tar(release: Release) -> bytes:
     return buf.getvalue()
 
 
-def lock_holder(info: LockInfo | None) -> str:
+def lock_holder(info: LockInfo | None, now: datetime.datetime | None = None) -> str:
+    """Who holds a lock, since when (with `now`: how long ago) and for which release."""
     if info is None:
         return "unknown holder (the lock has no details)"
     if info.holder:
-        return f"{info.holder} since {info.since or '?'} for release {info.release or '?'}"
+        age = f" ({_age(info.since, now)} ago)" if now is not None and _age(info.since, now) else ""
+        return f"{info.holder} since {info.since or '?'}{age} for release {info.release or '?'}"
     return f"unreadable lock details: {info.raw!r}"
+
+
+def _age(since: str, now: datetime.datetime) -> str:
+    """'42 s', '7 min', '3 h', '2 d' from an ISO time to now ('' when the time is unreadable)."""
+    try:
+        then = datetime.datetime.fromisoformat(since)
+    except (TypeError, ValueError):
+        return ""
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=datetime.timezone.utc)
+    secs = max(0, int((now - then).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if secs >= size:
+            return f"{secs // size} {unit}"
+    return f"{secs} s"

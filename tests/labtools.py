@@ -75,3 +75,30 @@ def project_with_lab_secrets(root: Path, values: dict[str, str]) -> Path:
     secrets.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     secrets.chmod(0o600)
     return root
+
+
+# The fault suite (tests/faults) hands its table rows to the controller through files in this directory:
+# with pytest-xdist each worker writes rows, and only the controller prints the terminal summary.
+FAULT_ROWS_VARIABLE = "GANTRY_FAULT_ROWS"
+FAULT_COLUMNS = ("scenario", "fault", "exit", "after", "hosts", "lock", "audit", "note")
+
+
+def fault_table(rows_dir: Path) -> str:
+    """The fault suite's rows as a text table, in scenario order ('' when no scenario ran)."""
+    import itertools
+    import json
+
+    rows = [json.loads(p.read_text()) for p in sorted(rows_dir.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)]
+    if not rows:
+        return ""
+
+    def order(row: dict) -> int:
+        digits = "".join(itertools.takewhile(str.isdigit, row["scenario"]))
+        return int(digits) if digits else 99
+
+    table = [[str(r.get(c, "")) for c in FAULT_COLUMNS] for r in sorted(rows, key=order)]  # stable: run order
+    widths = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(FAULT_COLUMNS)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(FAULT_COLUMNS, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in table]
+    return "\n".join(lines)

@@ -29,10 +29,13 @@ def test_commands_render(cmd, expected):
 
 def test_commands_receive_bundle_renames_into_place_last():
     text = render(commands.receive_bundle(SPACED, "R9"))
-    parts = text.split(" && ")
+    unpack, cleanup = text.split("; } || { ")
+    parts = unpack.removeprefix("{ ").split(" && ")
     assert parts[0] == "rm -rf '/srv/my apps/web/prod/releases/.incoming-R9'"
     assert parts[-1] == ("mv -T '/srv/my apps/web/prod/releases/.incoming-R9' "
                          "'/srv/my apps/web/prod/releases/R9'")
+    # a failed unpack (a full disk, a dropped connection) leaves no half-made directory behind
+    assert cleanup == "rm -rf '/srv/my apps/web/prod/releases/.incoming-R9' && false; }"
     assert "tar -x -p -f - -C" in text and "chmod 0600 '/srv/my apps/web/prod/releases/.incoming-R9/.env'" in text
 
 
@@ -52,3 +55,15 @@ def test_commands_finish_unlocks_even_if_switch_fails():
     text = render(commands.finish(PLAIN, "R2", ["R0"], "{}"))
     assert text.endswith("rm -rf /srv/gantry/app/prod/lock")
     assert " ; " in text  # sequence: a failed switch does not keep the lock
+
+
+@pytest.mark.parametrize("lines,want", [
+    (["/srv/gantry/app/prod/releases/R1/compose.yaml", "/srv/gantry/app/prod/releases/R1/.env",
+      "/srv/gantry/app/prod/releases/R1/manifest.json"], {}),
+    (["/srv/gantry/app/prod/releases/R1/.env", "/srv/gantry/app/prod/releases/R1/manifest.json"],
+     {"R1": ["compose.yaml"]}),
+    ([], {"R1": ["compose.yaml", ".env", "manifest.json"]}),
+    (["/srv/gantry/app/prod/releases/.incoming-R2/.env"], {"R1": ["compose.yaml", ".env", "manifest.json"]}),
+], ids=["complete", "compose-deleted", "emptied", "incoming-ignored"])
+def test_commands_damaged_releases_names_missing_files(lines, want):
+    assert commands.damaged_releases(lines, PLAIN, ["R1"]) == want

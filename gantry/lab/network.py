@@ -76,6 +76,9 @@ def _add_netns(net: Net, netns: str, address: str) -> None:
     _run(["ip", "-n", netns, "link", "set", "lo", "up"])
     _run(["ip", "-n", netns, "link", "set", "eth0", "up"])
     _run(["ip", "-n", netns, "route", "add", "default", "via", net.bridge_address])
+    # A restarted host has a new eth0 (a new MAC): drop the bridge's cached neighbour entry for its address,
+    # or the machine keeps sending to the old MAC until the entry goes stale (many seconds).
+    _run(["ip", "neigh", "flush", "to", address, "dev", net.bridge], check=False)
 
 
 def _lab_netns(net: Net) -> list[str]:
