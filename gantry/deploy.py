@@ -145,10 +145,11 @@ class Driver:
         """fan_out with this run's limits; a Ctrl-C cancels the forward health waits (rollbacks go on)."""
         return fan_out(items, fn, self.parallel, reraise=reraise, on_interrupt=self.cancel.set if reraise else None)
 
-    def _on_every_host(self, fn: Callable[[HostRun], None]) -> list[GantryError]:
+    def _on_every_host(self, fn: Callable[[HostRun], None], runs: Sequence[HostRun] | None = None
+                       ) -> list[GantryError]:
         """Run one step on every host at once, before any change; Ctrl-C here changes nothing."""
         try:
-            return [e for e in self._fan(self.runs, fn) if isinstance(e, GantryError)]
+            return [e for e in self._fan(self.runs if runs is None else runs, fn) if isinstance(e, GantryError)]
         except KeyboardInterrupt:
             self.unlock_all()
             close_all(r.session.conn for r in self.runs)
@@ -196,7 +197,11 @@ class Driver:
                 self.locked.append(run)
             run.previous = facts.current
 
-        errors = self._on_every_host(lock)
+        # The first host's lock first: of two deploys started at once, exactly one wins it and goes on to
+        # the others, instead of each winning some hosts and both giving up.
+        errors = self._on_every_host(lock, self.runs[:1])
+        if self.locked or errors:
+            errors += self._on_every_host(lock, self.runs[1:])
         errors += self._preflight_errors() + self._image_errors()
         busy = [r for r in self.runs if r not in self.locked
                 and not any(isinstance(e, HostError) and e.host == r.host for e in errors)]
