@@ -29,7 +29,7 @@ from gantry.errors import (
     UsageError,
 )
 from gantry.executor import HostConnection, Target, close_all
-from gantry.fanout import BatchInterrupted, fan_out
+from gantry.fanout import BatchInterrupted, fan_out, interrupts_held
 from gantry.health import Failed, Healthy, ServiceSpec
 from gantry.hostops import HealthSettingsView, HostSession, StepReport, UpFailed, lock_holder
 from gantry.policy.host import check_host
@@ -138,6 +138,7 @@ class Driver:
         self.locked: list[HostRun] = []
         self.parallel = ctx.env.rollout.max_parallel
         self.interrupted = False
+        self.release_id = ""
 
     # -- phase 1: everyone reachable, observed and locked, or nothing changes -----------------------
 
@@ -151,9 +152,21 @@ class Driver:
         try:
             return [e for e in self._fan(self.runs if runs is None else runs, fn) if isinstance(e, GantryError)]
         except KeyboardInterrupt:
-            self.unlock_all()
-            close_all(r.session.conn for r in self.runs)
+            with interrupts_held():
+                self._record_interrupted()
+                self.unlock_all()
+                close_all(r.session.conn for r in self.runs)
             raise Interrupted(self.action, "interrupted before any host was changed", "") from None
+
+    def _record_interrupted(self) -> None:
+        """Each host whose lock we hold gets an audit line for a run stopped before any change, and its lock back."""
+
+        def finish(run: HostRun) -> None:
+            run.outcome, run.error = "interrupted", "interrupted (Ctrl-C) before any host was changed"
+            run.session.finish(None, (), self._record(self.action, run, self.release_id).to_json())
+            self.locked.remove(run)
+
+        self._fan(self.locked[:], finish, reraise=False)
 
     def _stop_on(self, errors: list[GantryError]) -> None:
         if errors:
@@ -187,6 +200,7 @@ class Driver:
         """Take every host's lock (observing it again under the lock) and judge the engines of those
         that will change; an unreachable host, a refused key, a held lock or a failed preflight
         stops the run before any host changes."""
+        self.release_id = release_id
         info = json.dumps({"holder": f"{self.ctx.who}@{self.ctx.origin}", "since": _iso(self.started_at),
                            "release": release_id, "action": self.action}, sort_keys=True)
 
@@ -273,8 +287,12 @@ class Driver:
             except KeyboardInterrupt:
                 self.cancel.set()
                 self._fleet_rollback(interrupted=True)
-            self._finish(release)
-            self.warn_slow_stops()
+            with interrupts_held() as arrived:
+                self._finish(release)
+                self.warn_slow_stops()
+            if arrived:
+                self.ctx.warn("note: Ctrl-C arrived after every host had reached its final release; the deploy "
+                              "recorded its outcome and released the locks first (nothing was undone)")
         finally:
             self.unlock_all()
             close_all(r.session.conn for r in self.runs)

@@ -6,8 +6,11 @@ again only after every worker has finished, carrying their results, so no host i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 from gantry.errors import GantryError
 
@@ -50,3 +53,19 @@ def _capture(fn: Callable, item: object) -> object:
         return fn(item)
     except GantryError as exc:
         return exc
+
+
+@contextmanager
+def interrupts_held() -> Iterator[list[int]]:
+    """Hold Ctrl-C while a block runs that only records an outcome (switches done, audit, unlock): stopping
+    it halfway would leave a finished deploy without its audit lines and locks. Yields a list that holds
+    the signals that arrived meanwhile; the caller says so once the block is done."""
+    if threading.current_thread() is not threading.main_thread():
+        yield []
+        return
+    arrived: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: arrived.append(signum))
+    try:
+        yield arrived
+    finally:
+        signal.signal(signal.SIGINT, previous)
