@@ -10,6 +10,10 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import difflib
+import math
+import os
+import posixpath
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -17,11 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-import yaml
-
+from gantry import yamlio
 from gantry.errors import ConfigError, Problem, ProblemList, UsageError
 
 ENV_DIR = "environments"
+# Environment and project names become directory names on the hosts and part of the compose project
+# name, so they follow Compose's own project-name rule.
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
+NAME_RULE = "lowercase letters, digits, '-' and '_', starting with a letter or digit"
+MAX_SECONDS = 86400.0  # a timeout beyond a day is a typo; beyond ~1e9 Python's own waits overflow
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,7 @@ class Environment:
     name: str = field(default="", metadata={"internal": True})
     root: str = field(default="", metadata={"internal": True})
     source: str = field(default="", metadata={"internal": True})
+    warnings: tuple[str, ...] = field(default=(), metadata={"internal": True})
 
     @property
     def compose_project(self) -> str:
@@ -129,9 +138,9 @@ _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a b
                datetime.date: "a date (YYYY-MM-DD)"}
 
 
-def _describe(value: Any) -> str:
+def _describe(value: Any, echo: bool = True) -> str:
     if isinstance(value, str):
-        return f'"{value}"'
+        return yamlio.excerpt(value) if echo else "a text"
     if value is None:
         return "nothing"
     if isinstance(value, bool):
@@ -146,9 +155,10 @@ def _describe(value: Any) -> str:
 class _Walker:
     """Binds a plain YAML tree to dataclasses, collecting every problem."""
 
-    def __init__(self, source: str, marks: Mapping[str, tuple[int, int]]) -> None:
+    def __init__(self, source: str, marks: Mapping[str, tuple[int, int]], *, echo: bool = True) -> None:
         self.source = source
         self.marks = marks
+        self.echo = echo  # False for files that may not be config at all (an inventory): never quote values
         self.problems: list[Problem] = []
 
     def fail(self, path: str, what: str, hint: str = "") -> None:
@@ -180,6 +190,8 @@ class _Walker:
             return float(value)
         if tp is str and isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)  # a port-like or version-like plain value: accepted as text
+        if tp is str and isinstance(value, str):
+            return str(value)  # a plain str, also for a date-like YamlTimestamp
         if tp is datetime.date and isinstance(value, str):
             try:
                 return datetime.date.fromisoformat(value)
@@ -190,7 +202,7 @@ class _Walker:
         return self.wrong(path, _TYPE_NAMES.get(tp, tp.__name__), value)
 
     def wrong(self, path: str, expected: str, value: Any) -> None:
-        self.fail(path, f"expected {expected}, got {_describe(value)}")
+        self.fail(path, f"expected {expected}, got {_describe(value, self.echo)}")
         return None
 
     def bind_dataclass(self, cls: type, value: Any, path: str) -> Any:
@@ -217,33 +229,26 @@ class _Walker:
         return cls(**kwargs)
 
 
-def _marks(node: yaml.Node, path: str = "", out: dict | None = None) -> dict[str, tuple[int, int]]:
-    out = {} if out is None else out
-    out.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            key = str(k.value)
-            sub = f"{path}.{key}" if path else key
-            out[sub] = (k.start_mark.line + 1, k.start_mark.column + 1)
-            _marks(v, sub, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            _marks(v, f"{path}[{i}]", out)
-    return out
+def parse_yaml(text: str, source: str) -> yamlio.Document:
+    """Read one YAML document with the compose files' YAML 1.2 rules (duplicate keys are errors)."""
+    documents = yamlio.load_documents(text, source)
+    if len(documents) > 1:
+        raise ConfigError(source, f"holds {len(documents)} YAML documents", "keep one document (remove '---')")
+    return documents[0] if documents else yamlio.Document(None)
 
 
-def parse_yaml(text: str, source: str) -> tuple[Any, dict[str, tuple[int, int]]]:
-    """Safe-load YAML, returning the tree and the line/column of every key path."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        raise ConfigError(where, f"invalid YAML: {exc.problem}", "fix the syntax at that line") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, f"invalid YAML: {exc}", "fix the file's syntax") from None
-    return data, (_marks(node) if node is not None else {})
+def _string_marks(doc: yamlio.Document) -> dict[str, tuple[int, int]]:
+    """Marks by key path text (`hosts[1].port`): a key's own position where there is one."""
+    marks = {yamlio.format_path(p): m for p, m in doc.marks.items()}
+    marks.update({yamlio.format_path(p): m for p, m in doc.key_marks.items()})
+    return marks
+
+
+def check_name(kind: str, name: str) -> str:
+    """'' when `name` may be an environment or project name, else what is wrong with it."""
+    if NAME_PATTERN.match(name):
+        return ""
+    return f"{kind} name {yamlio.excerpt(name)} is not allowed: use {NAME_RULE}"
 
 
 def list_environments(root: Path) -> list[str]:
@@ -259,8 +264,12 @@ def default_compose_files(root: Path, name: str) -> list[str]:
 
 def load_environment(root: Path, name: str) -> Environment:
     """Read and validate environments/<name>.yml (and its inventory file, if any)."""
+    bad = check_name("environment", name)
+    if bad:
+        raise UsageError(f"--env {yamlio.excerpt(name, 40)}", bad,
+                         f"environments: {', '.join(list_environments(root))}")
     path = root / ENV_DIR / f"{name}.yml"
-    if not path.is_file():
+    if not path.exists():
         known = list_environments(root)
         close = difflib.get_close_matches(name, known, n=1)
         raise UsageError(
@@ -269,10 +278,15 @@ def load_environment(root: Path, name: str) -> Environment:
             (f"did you mean '{close[0]}'? " if close else "") + f"environments: {', '.join(known) or 'none'}",
         )
     source = f"{ENV_DIR}/{name}.yml"
-    env = bind_environment(path.read_text(), source)
+    env = bind_environment(yamlio.read_text(path, source), source)
     hosts = list(env.hosts)
-    if env.inventory and (root / env.inventory).is_file():
+    if env.inventory and os.path.lexists(root / env.inventory):
         hosts += load_inventory(root, env.inventory, source)
+    dupes = sorted({h.label for h in hosts if [x.label for x in hosts].count(h.label) > 1})
+    if dupes:
+        raise ProblemList([Problem(f"{source}: hosts", f"host {yamlio.excerpt(d)} is listed more than once"
+                                   + (f" (with {env.inventory})" if env.inventory else ""),
+                                   "give every host a unique name (or address)") for d in dupes])
     return dataclasses.replace(
         env, hosts=hosts, name=name, root=str(root), source=source,
         compose_files=env.compose_files or default_compose_files(root, name),
@@ -280,15 +294,48 @@ def load_environment(root: Path, name: str) -> Environment:
     )
 
 
+def inventory_problem(env: Environment) -> Problem | None:
+    """An inventory file that does not exist yet: the environment has none of its hosts."""
+    if env.inventory and not os.path.lexists(Path(env.root) / env.inventory):
+        hint = "run `inv lab.up` first" if env.inventory.startswith(".gantry/lab/") else "fix the path"
+        return Problem(f"{env.source}: inventory", f"{env.inventory} does not exist (no hosts from it)", hint)
+    return None
+
+
 def bind_environment(text: str, source: str) -> Environment:
-    data, marks = parse_yaml(text, source)
-    walker = _Walker(source, marks)
-    env = walker.bind(Environment, data if data is not None else {}, "")
+    doc = parse_yaml(text, source)
+    data = doc.data if doc.data is not None else {}
+    warnings: list[str] = []
+    if isinstance(data, dict) and isinstance(data.get("variables"), dict):
+        data = {**data, "variables": _variables_as_written(data["variables"], doc, source, warnings)}
+    walker = _Walker(source, _string_marks(doc))
+    env = walker.bind(Environment, data, "")
     if not walker.problems:
         walker.problems.extend(_check_values(env, source))
     if walker.problems:
         raise ProblemList(walker.problems)
-    return env
+    return dataclasses.replace(env, warnings=tuple(warnings))
+
+
+def _variables_as_written(variables: dict, doc: yamlio.Document, source: str, warnings: list[str]) -> dict:
+    """A variable is text: keep each scalar as written (`1.10` stays "1.10", `0777` stays "0777").
+
+    Warn where an unquoted value reads differently under YAML 1.1 (PyYAML, Ansible, older tools).
+    """
+    out = {}
+    for key, value in variables.items():
+        text = doc.texts.get(("variables", key))
+        if value is None or isinstance(value, (dict, list)) or text is None:
+            out[key] = value
+            continue
+        out[key], plain = text
+        old = yamlio.yaml11_reading(text[0]) if plain else text[0]
+        if plain and (not isinstance(old, str) or old != text[0]):
+            line, col = doc.marks.get(("variables", key), (0, 0))
+            warnings.append(f"{source}:{line}:{col}: variables.{key}: the unquoted value {yamlio.excerpt(text[0])} is "
+                            f"used as written, but YAML 1.1 tools read it as {yamlio.excerpt(str(old))}; "
+                            "quote it to say which you mean")
+    return out
 
 
 def _check_values(env: Environment, source: str) -> list[Problem]:
@@ -306,19 +353,57 @@ def _check_values(env: Environment, source: str) -> list[Problem]:
     if env.keep_releases < 2:
         out.append(Problem(f"{source}: keep_releases", "must be at least 2",
                            "the current and the previous release are always kept"))
+    bad = check_name("project", env.project)
+    if bad:
+        out.append(Problem(f"{source}: project", bad, "e.g. my-app"))
     if not env.deploy_path.startswith("/"):
         out.append(Problem(f"{source}: deploy_path", "must be an absolute path", "e.g. /srv/gantry"))
+    elif _unsafe_path(env.deploy_path):
+        out.append(Problem(f"{source}: deploy_path", "must be a plain absolute path (no '.' or '..' parts, no "
+                           "control characters)", "e.g. /srv/gantry"))
     for i, h in enumerate(env.hosts):
         if not 0 < h.port < 65536:
             out.append(Problem(f"{source}: hosts[{i}].port", f"{h.port} is not a TCP port", "use 1-65535"))
+    out += [Problem(f"{source}: {key}", what, hint) for key, what, hint in _range_problems(env)]
     return out
 
 
+def _unsafe_path(path: str) -> bool:
+    parts = path.strip("/").split("/")
+    return (posixpath.normpath(path) != path.rstrip("/") and path != "/") or any(p in (".", "..") for p in parts) \
+        or not path.isprintable()
+
+
+def _range_problems(env: Environment):
+    """Numbers that type-check but make no sense: negative sizes, zero parallelism, NaN or endless timeouts."""
+    ints = [("rollout.batch_size", env.rollout.batch_size, 0, "0 means all hosts in one batch"),
+            ("rollout.max_parallel", env.rollout.max_parallel, 1, "at least one host at a time"),
+            ("ssh.connect_retries", env.ssh.connect_retries, 0, "0 means no retry")]
+    for key, value, low, hint in ints:
+        if value < low:
+            yield key, f"must be at least {low}, got {value}", hint
+    seconds = [("ssh.connect_timeout", env.ssh.connect_timeout, False), ("ssh.command_timeout", env.ssh.command_timeout,
+               False), ("health.timeout", env.health.timeout, True), ("health.interval", env.health.interval, False),
+               ("health.settle", env.health.settle, True), ("health.margin", env.health.margin, True)]
+    for key, value, zero_ok in seconds:
+        if math.isnan(value) or not (0 <= value <= MAX_SECONDS) or (value == 0 and not zero_ok):
+            low = "0" if zero_ok else "more than 0"
+            yield key, f"must be a number of seconds from {low} to {MAX_SECONDS:.0f}, got {value}", "e.g. 10"
+
+
 def load_inventory(root: Path, rel: str, source: str) -> list[Host]:
-    path = root / rel
-    data, marks = parse_yaml(path.read_text(), rel)
-    walker = _Walker(rel, marks)
-    hosts = walker.bind(list[Host], data or [], "")
+    """A YAML list of hosts. Its values are never quoted in errors: the path may name any file."""
+    doc = parse_yaml(yamlio.read_text(root / rel, rel), rel)
+    walker = _Walker(rel, _string_marks(doc), echo=False)
+    if doc.data is not None and not isinstance(doc.data, list):
+        raise ConfigError(f"{rel}:1:1", f"expected a list of hosts, got {_describe(doc.data, False)}",
+                          f"check `inventory:` in {source}")
+    hosts = walker.bind(list[Host], doc.data or [], "")
+    if walker.problems:
+        raise ProblemList(walker.problems)
+    for i, h in enumerate(hosts):
+        if not 0 < h.port < 65536:
+            walker.fail(f"[{i}].port", f"{h.port} is not a TCP port", "use 1-65535")
     if walker.problems:
         raise ProblemList(walker.problems)
     return hosts
