@@ -223,7 +223,7 @@ def plan(c, env=None, json=False):
     if json:
         output.print_json(result.to_dict())
     else:
-        fps = {n: prep.secrets.fingerprint(n) for n in prep.secrets.names}
+        fps = rel.manifest.get("secrets", {})
         print(output.make_redactor(prep.secrets.values.values())(render_plan(result, fingerprints=fps)))
     if result.exit_code:
         raise fail("", result.exit_code)

@@ -9,16 +9,27 @@ from __future__ import annotations
 
 import datetime
 import os
+import secrets as pysecrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gantry import compose, policy
+from gantry import compose, policy, yamlio
 from gantry.config import Environment
 from gantry.errors import ConfigError, Problem, ProblemList
 from gantry.policy.host import HOST_RULES
 from gantry.release import Release, SourceDigest, make_release, sha256_text
-from gantry.secrets import EXAMPLE_FILE, Secrets, file_mode_problem, load_secrets, render_env_file
+from gantry.secrets import (
+    EXAMPLE_FILE,
+    Secrets,
+    file_mode_problem,
+    load_secrets,
+    missing_example_problem,
+    render_env_file,
+)
+
+KEY_VARIABLE = "GANTRY_FINGERPRINT_KEY"  # wins over the key file (a CI job keeps it as a secret)
+KEY_DIR = ".gantry/keys"
 
 
 @dataclass(frozen=True)
@@ -41,26 +52,61 @@ def read_sources(env: Environment) -> list[compose.SourceFile]:
         if not path.is_file():
             raise ConfigError(f"{env.source}: compose_files", f"{rel} does not exist",
                               "fix the path (relative to the project root)")
-        files.append(compose.SourceFile(rel, path.read_text()))
+        files.append(compose.SourceFile(rel, yamlio.read_text(path, rel)))
     return files
 
 
 def read_secrets(env: Environment, environ: Mapping[str, str]) -> tuple[Secrets, list[Problem]]:
+    """The secrets; a secrets file that is a directory, a FIFO or a dangling link is a problem, not absent."""
     root = Path(env.root)
     example = root / EXAMPLE_FILE
-    if not example.is_file():
-        return Secrets(), []
     path = root / env.secrets_file
+    if not os.path.lexists(example):
+        return Secrets(), []  # prepare() says whether that is a problem
     problems: list[Problem] = []
     text = None
-    if path.is_file():
-        bad = file_mode_problem(env.secrets_file, path.stat().st_mode)
-        if bad:
-            problems.append(bad)
-        else:
-            text = path.read_text()
-    secrets, more = load_secrets(example.read_text(), text, env.secrets_file, environ)
+    try:
+        example_text = yamlio.read_text(example, EXAMPLE_FILE)
+        if os.path.lexists(path):
+            text = yamlio.read_text(path, env.secrets_file)
+            bad = file_mode_problem(env.secrets_file, path.stat().st_mode)
+            if bad:
+                problems.append(bad)
+                text = None
+    except ConfigError as exc:
+        return Secrets(), [*problems, exc.problem]
+    secrets, more = load_secrets(example_text, text, env.secrets_file, environ)
     return secrets, problems + more
+
+
+def fingerprint_key(env: Environment, environ: Mapping[str, str]) -> bytes:
+    """This environment's key for secret fingerprints, kept on the deploying side (created once, 0600)."""
+    if environ.get(KEY_VARIABLE):
+        return environ[KEY_VARIABLE].encode("utf-8", "surrogateescape")
+    folder = Path(env.root) / KEY_DIR
+    path = folder / f"{env.name}.key"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return _read_key(path, f"{KEY_DIR}/{env.name}.key")
+    key = pysecrets.token_hex(32).encode()
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key + b"\n")
+    return key
+
+
+def _read_key(path: Path, shown: str) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise ConfigError(shown, f"cannot be read ({exc.strerror})",
+                          "it must be a regular file (not a link); delete it to make a new key") from None
+    with os.fdopen(fd, "rb") as fh:
+        key = fh.read(4096).strip()
+    if len(key) < 16:
+        raise ConfigError(shown, "holds no key", "delete it to make a new one")
+    return key
 
 
 def make_lookup(env: Environment, secrets: Secrets, environ: Mapping[str, str]):
@@ -89,6 +135,12 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
         raise ProblemList(secret_problems + exc.problems) from None
     except ConfigError as exc:
         raise ProblemList([*secret_problems, exc.problem]) from None
+    if not os.path.lexists(Path(env.root) / EXAMPLE_FILE):
+        unresolved = {r.name for r in model.references if lookup(r.name) is None and not r.has_default}
+        bad = missing_example_problem(env.secrets_file, os.path.lexists(Path(env.root) / env.secrets_file),
+                                      len(unresolved))
+        if bad:
+            problems.append(bad)
     for ref in model.references:
         if ref.name in secrets.declared:
             continue  # reported by the secrets check, once
@@ -125,9 +177,11 @@ def images_of(model: compose.ComposeModel) -> dict[str, str]:
     return {name: str(svc.get("image", "")) for name, svc in sorted(model.data.get("services", {}).items())}
 
 
-def build_release(prep: Prepared, *, now: datetime.datetime, who: str, git_commit: str) -> Release:
+def build_release(prep: Prepared, *, now: datetime.datetime, who: str, git_commit: str,
+                  environ: Mapping[str, str] | None = None) -> Release:
     if prep.problems or prep.secret_problems:
         raise ProblemList(list(prep.problems + prep.secret_problems))
+    key = fingerprint_key(prep.env, os.environ if environ is None else environ)
     return make_release(
         environment=prep.env.name,
         project=prep.env.project,
@@ -135,10 +189,11 @@ def build_release(prep: Prepared, *, now: datetime.datetime, who: str, git_commi
         env_file=render_env_file(prep.secrets.values),
         sources=prep.sources,
         images=images_of(prep.model),
-        secret_fingerprints={n: prep.secrets.fingerprint(n) for n in prep.secrets.names},
+        secret_fingerprints={n: prep.secrets.fingerprint(n, key) for n in prep.secrets.names},
         git_commit=git_commit,
         now=now,
         who=who,
+        key=key,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import hmac
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,10 +40,13 @@ class Release:
         }
 
 
-def content_hash(compose_yaml: str, env_file: str) -> str:
+def content_hash(compose_yaml: str, env_file: str, key: bytes = b"") -> str:
+    """A short hash of the bundle. With a key, the .env part is an HMAC: a release id is public (it names
+    a directory), so it must not let anyone confirm a guessed secret."""
     digest = hashlib.sha256()
-    for part in (compose_yaml, env_file):
-        digest.update(hashlib.sha256(part.encode()).digest())
+    digest.update(hashlib.sha256(compose_yaml.encode()).digest())
+    digest.update(hmac.new(key, env_file.encode(), hashlib.sha256).digest() if key
+                  else hashlib.sha256(env_file.encode()).digest())
     return digest.hexdigest()[:HASH_LEN]
 
 
@@ -73,9 +77,10 @@ def make_release(
     git_commit: str,
     now: datetime.datetime,
     who: str,
+    key: bytes = b"",
 ) -> Release:
-    """Assemble a release; `now`, `who` and the git commit are passed in, never looked up."""
-    chash = content_hash(compose_yaml, env_file)
+    """Assemble a release; `now`, `who`, the git commit and the fingerprint key are passed in, never looked up."""
+    chash = content_hash(compose_yaml, env_file, key)
     rid = release_id(now, chash)
     manifest = {
         "version": MANIFEST_VERSION,

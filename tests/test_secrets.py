@@ -8,8 +8,8 @@ EXAMPLE = "DB_PASSWORD=change-me\nAPI_TOKEN=change-me\nEMPTY_OK=\n"
 
 
 def test_secrets_environment_wins_over_file():
-    s, problems = load_secrets(EXAMPLE, "DB_PASSWORD=from-file\nAPI_TOKEN=t1\nEMPTY_OK=x\n", "secrets.prod.env",
-                               {"DB_PASSWORD": "from-env"})
+    s, problems = load_secrets(EXAMPLE, "DB_PASSWORD=from-file\nAPI_TOKEN=token-one\nEMPTY_OK=x-long-enough\n",
+                               "secrets.prod.env", {"DB_PASSWORD": "from-env"})
     assert problems == []
     assert s.values["DB_PASSWORD"] == "from-env" and s.sources["DB_PASSWORD"] == "environment"
     assert s.sources["API_TOKEN"] == "secrets.prod.env"
@@ -24,10 +24,13 @@ def test_secrets_reports_missing_empty_and_placeholder_all_at_once():
 
 
 def test_secrets_repr_and_errors_never_show_values():
-    s, problems = load_secrets(EXAMPLE, "DB_PASSWORD=canary-123\nAPI_TOKEN=canary-456\nEMPTY_OK=x\n", "f", {})
+    text = "DB_PASSWORD=canary-123\nAPI_TOKEN=canary-456\nEMPTY_OK=x-long-enough\n"
+    s, problems = load_secrets(EXAMPLE, text, "f", {})
     assert "canary" not in repr(s) and "canary" not in str(s)
     assert all("canary" not in str(p) for p in problems)
-    assert s.fingerprint("DB_PASSWORD") != s.fingerprint("API_TOKEN") and "canary" not in s.fingerprint("DB_PASSWORD")
+    key = b"k" * 32
+    assert s.fingerprint("DB_PASSWORD", key) != s.fingerprint("API_TOKEN", key)
+    assert "canary" not in s.fingerprint("DB_PASSWORD", key)
 
 
 @pytest.mark.parametrize("mode, bad", [(0o600, False), (0o400, False), (0o640, True), (0o644, True), (0o606, True)],
