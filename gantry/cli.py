@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import sys
 from pathlib import Path
 
 from invoke import Collection, task
 
-from gantry import cli_ops, compose, config, output, pipeline
+from gantry import cli_ops, compose, config, output, pipeline, release, yamlio
 from gantry.cli_base import (
     fail,
     finish_run,
+    flag_number,
     git_commit,
     load_env,
     root_of,
@@ -30,6 +32,9 @@ from gantry.cli_base import (
 from gantry.deploy import Driver, targets_for
 from gantry.errors import EXIT_INVALID, EXIT_USAGE, GantryError, ProblemList, UsageError
 from gantry.health import service_specs
+
+RELEASE_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{10}\Z")
+LEVELS = ("prod", "lab", "dev", "local")
 
 # -- offline tasks ----------------------------------------------------------------------------------
 
@@ -58,10 +63,15 @@ def validate(c, env=None):
     prep = pipeline.prepare(environment, raw=True)
     report = pipeline.check(prep, today=today())
     problems = [str(p) for p in prep.problems + prep.secret_problems]
+    missing = config.inventory_problem(environment)
+    if missing and environment.inventory != config.LAB_INVENTORY:
+        problems.append(str(missing))
+    elif missing:
+        print(f"warning: {missing.where}: {missing.what}", file=sys.stderr)
     problems += [str(p) for p in report.problems]
     problems += [f"policy {f.rule}: services.{f.service} {f.path}: {f.message}" for f in report.findings
                  if f.severity == "error" and not f.waived]
-    for w in prep.warnings:
+    for w in environment.warnings + prep.warnings:
         print(f"warning: {w}", file=sys.stderr)
     for f in report.findings:
         if f.severity == "warn" and not f.waived:
@@ -87,18 +97,12 @@ def render(c, env=None, out=None):
     if not out:
         sys.stdout.write(compose.render_yaml(prep.model))
         return
+    if out == "-" or (os.path.lexists(out) and not Path(out).is_dir()):
+        release.write_bundle(Path(out), {})  # refuses, before anything is computed or written
     rel = pipeline.build_release(prep, now=datetime.datetime.now(datetime.timezone.utc), who=who(),
                                  git_commit=git_commit(root_of(c)))
     dest = Path(out)
-    dest.mkdir(parents=True, exist_ok=True)
-    for name, (data, mode) in rel.files().items():
-        path = dest / name
-        tmp = dest / f".{name}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+    release.write_bundle(dest, rel.files())
     print(f"release {rel.id} written to {dest}/ (compose.yaml, .env 0600, manifest.json)", file=sys.stderr)
 
 
@@ -111,22 +115,23 @@ def compose_config(c, file=None, env_file=None, format="yaml", no_interpolate=Fa
     files = file or []
     if not files:
         raise UsageError("-f", "no compose file given", "pass -f FILE (repeat for overrides)")
+    if format not in ("yaml", "json"):
+        raise UsageError("--format", f"unknown format {yamlio.excerpt(format)}", "use yaml or json")
     sources = [compose.SourceFile(f, _read_user_file(f)) for f in files]
     values = dict(os.environ)
     env_path = Path(env_file) if env_file else Path(files[0]).resolve().parent / ".env"
-    if env_file or env_path.is_file():
-        if not env_path.is_file():
+    if env_file or os.path.lexists(env_path):
+        if not os.path.exists(env_path) and not os.path.islink(env_path):
             raise UsageError(f"--env-file {env_file}", "file does not exist", "check the path")
         from gantry.secrets import parse_env_text
 
-        dotenv = {k: v or "" for k, v in parse_env_text(env_path.read_text()).items()}
+        text = yamlio.read_text(env_path, env_file or str(env_path))
+        dotenv = {k: v or "" for k, v in parse_env_text(text).items()}
         values = {**dotenv, **values}
     model = compose.load_compose(sources, values.get, project_dir=str(Path(files[0]).resolve().parent),
                                  interpolate=not no_interpolate)
     for w in model.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    if format not in ("yaml", "json"):
-        raise UsageError("--format", f"unknown format '{format}'", "use yaml or json")
     sys.stdout.write(compose.render_json(model) if format == "json" else compose.render_yaml(model))
 
 
@@ -142,7 +147,9 @@ def check(c, env=None, file=None, level="prod", allow_registry=None, format="tex
     from gantry import policy
 
     if format not in ("text", "json", "sarif"):
-        raise UsageError("--format", f"unknown format '{format}'", "use text, json or sarif")
+        raise UsageError("--format", f"unknown format {yamlio.excerpt(format)}", "use text, json or sarif")
+    if level not in LEVELS:
+        raise UsageError("--level", f"unknown level {yamlio.excerpt(level)}", f"use one of: {', '.join(LEVELS)}")
     if file and env:
         raise UsageError("--env/-f", "give either --env or -f files, not both", "")
     if file:
@@ -174,10 +181,9 @@ def check(c, env=None, file=None, level="prod", allow_registry=None, format="tex
 
 
 def _read_user_file(name: str) -> str:
-    path = Path(name)
-    if not path.is_file():
+    if not os.path.lexists(name):
         raise UsageError(f"-f {name}", "file does not exist", "check the path")
-    return path.read_text()
+    return yamlio.read_text(name, name)
 
 
 # -- remote tasks -----------------------------------------------------------------------------------
@@ -234,8 +240,9 @@ def plan(c, env=None, json=False):
             "lock_wait": "wait up to SECONDS for a held lock instead of failing",
             "dry_run": "only show the plan (same as inv plan)"})
 @user_errors
-def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_wait=0.0, dry_run=False):
+def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_wait=None, dry_run=False):
     """Validate, check the policy, then deploy the release to every host with health checks and rollback."""
+    wait = flag_number("lock-wait", lock_wait, 0.0)
     if dry_run:
         return plan(c, env=env, json=json)
     environment, prep, rel, report = _prepared_release(c, env)
@@ -247,7 +254,7 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
     scan_images(environment, sorted({i for i in rel.manifest.get("images", {}).values() if i}), console)
     console.say(f"deploying {rel.id} to {environment.name} ({len(environment.hosts)} hosts)")
     judge = pipeline.image_judge(prep, report, today=today())
-    driver = Driver(run_context(environment, console, redact, judge), action="deploy", lock_wait=float(lock_wait))
+    driver = Driver(run_context(environment, console, redact, judge), action="deploy", lock_wait=wait)
     result = driver.deploy(rel, service_specs(prep.model.data))
     hook_env["GANTRY_OUTCOME"] = result.outcome
     run_hooks(environment, "post_deploy" if result.exit_code == 0 else "on_failure", hook_env, console)
@@ -258,15 +265,19 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
             "json": "print a JSON result on stdout", "quiet": "only the summary", "verbose": "show remote commands",
             "lock_wait": "wait up to SECONDS for a held lock"})
 @user_errors
-def rollback(c, env=None, to=None, json=False, quiet=False, verbose=False, lock_wait=0.0):
+def rollback(c, env=None, to=None, json=False, quiet=False, verbose=False, lock_wait=None):
     """Re-activate a kept release on every host (default: the previous one), with the same health wait."""
+    wait = flag_number("lock-wait", lock_wait, 0.0)
+    if to is not None and not RELEASE_ID.match(to):
+        raise UsageError("--to", f"{yamlio.excerpt(to)} is not a release id", "e.g. 20261125T231722Z-5ee75ef290; "
+                         "`inv releases --env E` lists them")
     environment = load_env(c, env)
     console = output.Console(quiet=quiet, verbose=verbose)
     console.say(f"rolling back {environment.name} to {to or 'the previous release'}")
     # Secrets are not needed to roll back, but when they are at hand, any that a host echoes are masked.
     secrets, _ = pipeline.read_secrets(environment, os.environ)
     redact = output.make_redactor(secrets.values.values())
-    driver = Driver(run_context(environment, console, redact), action="rollback", lock_wait=float(lock_wait))
+    driver = Driver(run_context(environment, console, redact), action="rollback", lock_wait=wait)
     finish_run(driver.rollback(to), console, json)
 
 

@@ -294,10 +294,16 @@ def load_environment(root: Path, name: str) -> Environment:
     )
 
 
+LAB_INVENTORY = ".gantry/lab/inventory.yml"  # written by `inv lab.up`; absent until then
+
+
 def inventory_problem(env: Environment) -> Problem | None:
-    """An inventory file that does not exist yet: the environment has none of its hosts."""
+    """An inventory file that does not exist: the environment silently has none of its hosts.
+
+    The lab's own inventory only exists while the lab is up, so for it this is a warning (see cli.validate).
+    """
     if env.inventory and not os.path.lexists(Path(env.root) / env.inventory):
-        hint = "run `inv lab.up` first" if env.inventory.startswith(".gantry/lab/") else "fix the path"
+        hint = "run `inv lab.up` first" if env.inventory == LAB_INVENTORY else "fix the path"
         return Problem(f"{env.source}: inventory", f"{env.inventory} does not exist (no hosts from it)", hint)
     return None
 

@@ -10,8 +10,14 @@ import datetime
 import hashlib
 import hmac
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from gantry.errors import ConfigError, UsageError
 
 HASH_LEN = 10
 MANIFEST_VERSION = 1
@@ -97,6 +103,39 @@ def make_release(
         "secrets": dict(sorted(secret_fingerprints.items())),
     }
     return Release(rid, chash, compose_yaml, env_file, manifest)
+
+
+def write_bundle(dest: Path, files: Mapping[str, tuple[bytes, int]]) -> None:
+    """Write bundle files into `dest`, never through a link someone planted there.
+
+    Each file is created (O_EXCL|O_NOFOLLOW, its final mode) in a fresh private directory inside `dest`,
+    then renamed into place: a rename replaces a link at the destination instead of following it.
+    """
+    shown = f"--out {dest}"
+    if str(dest) == "-":
+        raise UsageError(shown, "a bundle is three files and cannot go to stdout", "name a directory")
+    if os.path.lexists(dest) and not dest.is_dir():
+        raise UsageError(shown, "exists and is not a directory", "name a new or an existing directory")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".gantry-bundle-", dir=dest))
+    except OSError as exc:
+        raise UsageError(shown, f"cannot create the directory ({exc.strerror})", "check the path") from None
+    try:
+        for name, (data, mode) in files.items():
+            fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+            with os.fdopen(fd, "wb") as fh:
+                os.fchmod(fh.fileno(), mode)
+                fh.write(data)
+        for name in files:
+            target = dest / name
+            if target.is_dir() and not target.is_symlink():
+                raise ConfigError(f"{dest}/{name}", "is a directory", "remove it, or write the bundle elsewhere")
+            os.rename(tmp / name, target)
+    except OSError as exc:
+        raise ConfigError(str(dest), f"cannot write the bundle ({exc.strerror})", "check the directory") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def render_manifest(manifest: Mapping) -> str:
