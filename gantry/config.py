@@ -162,9 +162,13 @@ class _Walker:
         self.problems: list[Problem] = []
 
     def fail(self, path: str, what: str, hint: str = "") -> None:
+        self.problems.append(self.located(path, path, what, hint))
+
+    def located(self, path: str, shown: str, what: str, hint: str) -> Problem:
+        """A problem at `path`'s line and column, naming the key path `shown`."""
         mark = self.marks.get(path)
         where = f"{self.source}:{mark[0]}:{mark[1]}" if mark else self.source
-        self.problems.append(Problem(f"{where}: {path}" if path else where, what, hint))
+        return Problem(f"{where}: {shown}" if shown else where, what, hint)
 
     def bind(self, tp: Any, value: Any, path: str) -> Any:
         origin = typing.get_origin(tp)
@@ -216,8 +220,9 @@ class _Walker:
             sub = f"{path}.{key}" if path else str(key)
             if key not in fields:
                 close = difflib.get_close_matches(str(key), list(fields), n=1)
-                self.fail(sub, "unknown key", f"did you mean '{close[0]}'?" if close
-                          else f"known keys: {', '.join(sorted(fields))}")
+                where, what = (sub, "unknown key") if self.echo else (path, "an unknown key")
+                self.problems.append(self.located(sub, where, what, f"did you mean '{close[0]}'?" if close
+                                                  else f"known keys: {', '.join(sorted(fields))}"))
                 continue
             kwargs[key] = self.bind(hints[key], item, sub)
         for name, f in fields.items():

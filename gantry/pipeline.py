@@ -148,6 +148,7 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
             problems.append(Problem(ref.where, f"uses ${{{ref.name}}}, which has no value and no default",
                                     f"add {ref.name} to variables in {env.source}, to the secrets, "
                                     "or to the job's environment"))
+    problems += option_like_names(model.data)
     raw_model = None
     # A secret with no value is reported by the secrets check; Compose's "not set" warning would repeat it.
     warnings = [w for w in model.warnings if not any(f'"{n}" variable is not set' in w for n in secrets.declared)]
@@ -162,6 +163,21 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
     digests = tuple(SourceDigest(s.path, sha256_text(s.text)) for s in sources)
     return Prepared(env, model, raw_model, secrets, tuple(_dedupe(problems)), tuple(secret_problems),
                     tuple(warnings), digests)
+
+
+def option_like_names(data: Mapping) -> list[Problem]:
+    """Service, image and container names beginning with '-' would be read as options by docker commands;
+    Docker itself refuses such images and container names at `up` (Compose's `config` does not)."""
+    out = []
+    for name, svc in sorted((data.get("services") or {}).items()):
+        svc = svc if isinstance(svc, Mapping) else {}
+        for key, value in (("service name", name), ("image", svc.get("image")),
+                           ("container_name", svc.get("container_name"))):
+            if isinstance(value, str) and value.startswith("-"):
+                where = f"services.{name[:40]}" + ("" if key == "service name" else f".{key}")
+                out.append(Problem(where, f"{key} {yamlio.excerpt(value)} begins with '-'",
+                                   "Docker would read it as an option; rename it"))
+    return out
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

@@ -127,11 +127,12 @@ def write_bundle(dest: Path, files: Mapping[str, tuple[bytes, int]]) -> None:
             with os.fdopen(fd, "wb") as fh:
                 os.fchmod(fh.fileno(), mode)
                 fh.write(data)
-        for name in files:
+        for name in files:  # all or nothing: check every destination before the first rename
             target = dest / name
             if target.is_dir() and not target.is_symlink():
                 raise ConfigError(f"{dest}/{name}", "is a directory", "remove it, or write the bundle elsewhere")
-            os.rename(tmp / name, target)
+        for name in files:
+            os.rename(tmp / name, dest / name)
     except OSError as exc:
         raise ConfigError(str(dest), f"cannot write the bundle ({exc.strerror})", "check the directory") from None
     finally:
