@@ -341,7 +341,8 @@ def _variables_as_written(variables: dict, doc: yamlio.Document, source: str, wa
             continue
         out[key], plain = text
         old = yamlio.yaml11_reading(text[0]) if plain else text[0]
-        if plain and (not isinstance(old, str) or old != text[0]):
+        old = str(old).lower() if isinstance(old, bool) else str(old)
+        if old != text[0]:
             line, col = doc.marks.get(("variables", key), (0, 0))
             warnings.append(f"{source}:{line}:{col}: variables.{key}: the unquoted value {yamlio.excerpt(text[0])} is "
                             f"used as written, but YAML 1.1 tools read it as {yamlio.excerpt(str(old))}; "

@@ -33,6 +33,7 @@ Path = tuple  # tuple of str keys and int indexes
 _PLAIN = "gantry:plain"
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
+_YAML_TAG = "tag:yaml.org,2002:"
 
 _CONSTANTS: dict[str, object] = {
     **dict.fromkeys(("true", "True", "TRUE"), True),
@@ -50,7 +51,7 @@ _KNOWN_TAGS = {"str", "int", "float", "bool", "null", "timestamp", "seq", "map"}
 
 MAX_BYTES = 1 << 20  # 1 MiB per file: compose, environment, inventory and secrets files are far smaller
 MAX_DEPTH = 64  # nesting levels, counting those an alias brings in
-MAX_NODES = 200_000  # nodes in one document after aliases are expanded
+MAX_NODES = 50_000  # nodes in one document after aliases are expanded
 
 
 class YamlTimestamp(str):
@@ -183,9 +184,9 @@ def _explicit(node: ScalarNode) -> object:
         return node.value
     if tag == _PLAIN:
         return resolve_plain(node.value)
-    if tag.startswith("tag:yaml.org,2002:"):
+    if tag.startswith(_YAML_TAG):
         value = resolve_plain(node.value)
-        kind = tag.rsplit(":", 1)[1]
+        kind = tag[len(_YAML_TAG):]
         if kind not in _KNOWN_TAGS:
             raise _fail(node, f"unsupported tag !!{_short(kind)}", "use plain YAML values; no language-specific tags")
         wanted = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}.get(kind)
@@ -269,8 +270,8 @@ class _Builder:
             if node.tag == "!override":
                 return resolve_plain(node.value) if node.style is None else node.value
             return _explicit(node)
-        if node.tag.startswith("tag:yaml.org,2002:") and node.tag.rsplit(":", 1)[1] not in _KNOWN_TAGS:
-            raise _fail(node, f"unsupported tag !!{_short(node.tag.split(':', 2)[2])}",
+        if node.tag.startswith(_YAML_TAG) and node.tag[len(_YAML_TAG):] not in _KNOWN_TAGS:
+            raise _fail(node, f"unsupported tag !!{_short(node.tag[len(_YAML_TAG):])}",
                         "use plain YAML values; no language-specific tags")
         self.active.add(id(node))
         try:
