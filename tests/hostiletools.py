@@ -9,8 +9,11 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from gantry.cli import make_collection
 from gantry.program import GantryProgram
+from tests.labtools import copy_project
 
 CANARY_DB = "canary-db-hostile-5be1c7a0"
 CANARY_API = "canary-api-hostile-92d4e6f1"
@@ -69,3 +72,13 @@ def write_secrets(root: Path, text: str | None = None) -> Path:
     path.write_text(text if text is not None else f"DB_PASSWORD={CANARY_DB}\nAPI_TOKEN={CANARY_API}\n")
     path.chmod(0o600)
     return path
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the example project under tmp_path/p, with its prod secrets (the canaries) in place."""
+    root = tmp_path / "p"
+    root.mkdir()
+    copy_project(root)
+    write_secrets(root)
+    return root

@@ -12,19 +12,12 @@ from pathlib import Path
 import pytest
 
 from gantry.secrets import load_secrets
-from tests.hostiletools import CANARY_API, CANARY_DB, run_task, snapshot, write_secrets
-from tests.labtools import copy_project
+from tests import hostiletools
+from tests.hostiletools import CANARY_API, CANARY_DB, run_task, snapshot
 
 BASE = "project: gantry-example\ndeploy_path: /srv/gantry\n"
 
-
-@pytest.fixture
-def project(tmp_path):
-    root = tmp_path / "p"
-    root.mkdir()
-    copy_project(root)
-    write_secrets(root)
-    return root
+project = hostiletools.project  # the fixture: a copy of the example project with its secrets
 
 
 def ran_clean(ran, code):

@@ -9,18 +9,11 @@ import pytest
 from gantry import yamlio
 from gantry.config import bind_environment
 from gantry.errors import ConfigError, ProblemList
-from tests.hostiletools import run_task, write_secrets
-from tests.labtools import copy_project
+from tests import hostiletools
+from tests.hostiletools import run_task
 from tests.test_hostile_input import BASE, env_file, ran_clean
 
-
-@pytest.fixture
-def project(tmp_path):
-    root = tmp_path / "p"
-    root.mkdir()
-    copy_project(root)
-    write_secrets(root)
-    return root
+project = hostiletools.project  # the fixture: a copy of the example project with its secrets
 
 
 def bomb(levels: int = 9) -> str:

@@ -39,8 +39,14 @@ def test_secrets_file_mode(mode, bad):
     assert (file_mode_problem("secrets.prod.env", 0o100000 | mode) is not None) == bad
 
 
-VALUES = {"PLAIN": "abc", "DOLLAR": "a$b${HOME}$$", "QUOTES": "it's \"q\" \\ x", "NEWLINE": "l1\nl2",
-          "SPACES": "  padded  ", "HASH": "a # b"}
+# Issue 12, class 3: every kind of character, as the real binary reads the bundle's .env.
+ROUND_TRIP = {
+    "TRAILING_BACKSLASH": "abc\\", "SINGLE": "it's", "DOUBLE": 'say "hi"', "DOLLAR": "a$b${HOME}$$c$",
+    "HASH": "a # b #c", "NEWLINES": "l1\nl2\n", "CR_TAB": "a\rb\tc", "LEADING": "  lead", "TRAILING": "trail  ",
+    "UNICODE": "pässwörd-✓-😀", "BIG": "x" * 100_000, "ESCAPES": "\\n\\t\\\\\\'\\\"", "EQUALS": "a=b==",
+    "BACKSLASH_QUOTE": "\\'", "CONTROL": "\x01\x1f\x7f", "SEPARATORS": "\u2028\u2029\x0b\x0c",
+    "INTERP": "${X:-default}", "QUOTED": "'already'",
+}
 
 
 def _compose_available():
@@ -56,13 +62,13 @@ def test_secrets_env_file_round_trips_through_compose(tmp_path):
     """The real binary reads back exactly the values we wrote (the oracle for .env quoting)."""
     import json
 
-    (tmp_path / ".env").write_text(render_env_file(VALUES))
-    env = "\n".join(f"      {k}: ${{{k}}}" for k in VALUES)
+    (tmp_path / ".env").write_text(render_env_file(ROUND_TRIP))
+    env = "\n".join(f"      {k}: ${{{k}}}" for k in ROUND_TRIP)
     (tmp_path / "c.yml").write_text(f"services:\n  a:\n    image: x\n    environment:\n{env}\n")
     out = subprocess.run(["docker", "compose", "-f", "c.yml", "--env-file", ".env", "config", "--format", "json"],
                          cwd=tmp_path, capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"})
     got = json.loads(out.stdout)["services"]["a"]["environment"]
-    assert {k: v.replace("$$", "$") for k, v in got.items()} == VALUES
+    assert {k: v.replace("$$", "$") for k, v in got.items()} == ROUND_TRIP
 
 
 def test_secrets_dataclass_holds_no_value_in_repr():
