@@ -49,7 +49,7 @@ def read_sources(env: Environment) -> list[compose.SourceFile]:
     files = []
     for rel in env.compose_files:
         path = root / rel
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise ConfigError(f"{env.source}: compose_files", f"{rel} does not exist",
                               "fix the path (relative to the project root)")
         files.append(compose.SourceFile(rel, yamlio.read_text(path, rel)))

@@ -178,3 +178,11 @@ def test_hostile_secrets_file_that_is_not_a_file(project, make, what):
 ], ids=["config-dev-null", "check-dev-null", "config-dir", "env-file-dir", "env-file-missing"])
 def test_hostile_special_files_given_on_the_command_line(project, argv, code, what):
     assert what in ran_clean(run_task(project, *argv), code).err
+
+
+@pytest.mark.parametrize("path, what", [("/dev/null", "/dev/null: is a device"), ("compose", "compose: is a directory"),
+                                        ("nope.yml", "compose_files: nope.yml does not exist")],
+                         ids=["device", "directory", "missing"])
+def test_hostile_special_files_named_by_the_environment(project, path, what):
+    name = env_file(project, BASE + f"compose_files: [{path}]\n")
+    assert what in ran_clean(run_task(project, "validate", "--env", name), 1).err
