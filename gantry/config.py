@@ -148,9 +148,11 @@ def _describe(value: Any, echo: bool = True) -> str:
 class _Walker:
     """Binds a plain YAML tree to dataclasses, collecting every problem."""
 
-    def __init__(self, source: str, marks: Mapping[str, tuple[int, int]], *, echo: bool = True) -> None:
+    def __init__(self, source: str, marks: Mapping[str, tuple[int, int]], *, echo: bool = True,
+                 texts: Mapping[str, str] | None = None) -> None:
         self.source = source
         self.marks = marks
+        self.texts = texts or {}  # key path -> the scalar as written, so a str field keeps `1.10` as `1.10`
         self.echo = echo  # False for files that may not be config at all (an inventory): never quote values
         self.problems: list[Problem] = []
 
@@ -186,7 +188,7 @@ class _Walker:
         if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
         if tp is str and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)  # a port-like or version-like plain value: accepted as text
+            return self.texts.get(path, str(value))  # a port-like or version-like plain value, as written
         if tp is str and isinstance(value, str):
             return str(value)  # a plain str, also for a date-like YamlTimestamp
         if tp is datetime.date and isinstance(value, str):
@@ -242,6 +244,10 @@ def _string_marks(doc: yamlio.Document) -> dict[str, tuple[int, int]]:
     return marks
 
 
+def _string_texts(doc: yamlio.Document) -> dict[str, str]:
+    return {yamlio.format_path(p): text for p, (text, _) in doc.texts.items()}
+
+
 def list_environments(root: Path) -> list[str]:
     return sorted(p.stem for p in (root / ENV_DIR).glob("*.yml"))
 
@@ -273,7 +279,8 @@ def load_environment(root: Path, name: str) -> Environment:
     hosts = list(env.hosts)
     if env.inventory and os.path.lexists(root / env.inventory):
         hosts += load_inventory(root, env.inventory, source)
-    dupes = sorted({h.label for h in hosts if [x.label for x in hosts].count(h.label) > 1})
+    labels = [h.label for h in hosts] + [f"{h.address}:{h.port}" for h in hosts]
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
     if dupes:
         raise ProblemList([Problem(f"{source}: hosts", f"host {yamlio.excerpt(d)} is listed more than once"
                                    + (f" (with {env.inventory})" if env.inventory else ""),
@@ -305,7 +312,7 @@ def bind_environment(text: str, source: str) -> Environment:
     warnings: list[str] = []
     if isinstance(data, dict) and isinstance(data.get("variables"), dict):
         data = {**data, "variables": _variables_as_written(data["variables"], doc, source, warnings)}
-    walker = _Walker(source, _string_marks(doc))
+    walker = _Walker(source, _string_marks(doc), texts=_string_texts(doc))
     env = walker.bind(Environment, data, "")
     if not walker.problems:
         walker.problems.extend(check_values(env, source))
@@ -339,7 +346,7 @@ def _variables_as_written(variables: dict, doc: yamlio.Document, source: str, wa
 def load_inventory(root: Path, rel: str, source: str) -> list[Host]:
     """A YAML list of hosts. Its values are never quoted in errors: the path may name any file."""
     doc = parse_yaml(yamlio.read_text(root / rel, rel), rel)
-    walker = _Walker(rel, _string_marks(doc), echo=False)
+    walker = _Walker(rel, _string_marks(doc), echo=False, texts=_string_texts(doc))
     if doc.data is not None and not isinstance(doc.data, list):
         raise ConfigError(f"{rel}:1:1", f"expected a list of hosts, got {_describe(doc.data, False)}",
                           f"check `inventory:` in {source}")

@@ -174,6 +174,9 @@ def _fabric_config() -> Config:
     return Config(overrides={"load_ssh_configs": False})
 
 
+KNOWN_HOSTS_LIMIT = 64 << 20  # a fleet's known_hosts can be far larger than a config file
+
+
 @functools.lru_cache(maxsize=8)
 def _known_hosts(path: str) -> paramiko.HostKeys:
     """A known_hosts file, parsed once per run (an empty set when it does not exist).
@@ -184,7 +187,7 @@ def _known_hosts(path: str) -> paramiko.HostKeys:
     keys = paramiko.HostKeys()
     if not os.path.lexists(path):
         return keys
-    for number, raw in enumerate(read_text(path, path).splitlines(), 1):
+    for number, raw in enumerate(read_text(path, path, limit=KNOWN_HOSTS_LIMIT).splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith(("#", "@")):  # comments; @cert-authority/@revoked are not used here
             continue

@@ -66,9 +66,11 @@ def test_hostile_usage_errors_exit_2_through_inv(project, argv):
     ("health: {settle: -.5}\n", "health.settle: must be a number of seconds"),
     ("hosts: [{address: a}, {address: b, name: a}]\n", "hosts: host \"a\" is listed more than once"),
     ("hosts: [{address: a}, {address: a}]\n", "hosts: host \"a\" is listed more than once"),
+    ("hosts: [{address: a, name: x}, {address: a, name: y}]\n", "hosts: host \"a:22\" is listed more than once"),
     ("inventory: nowhere.yml\n", "inventory: nowhere.yml does not exist"),
 ], ids=["batch-negative", "parallel-zero", "timeout-negative", "timeout-nan", "timeout-inf", "timeout-zero",
         "retries-negative", "health-huge", "interval-zero", "settle-negative", "dup-name", "dup-address",
+        "dup-address-named",
         "missing-inventory"])
 def test_hostile_ranges_are_validate_errors(project, text, key):
     ran = ran_clean(run_task(project, "validate", "--env", env_file(project, BASE + text)), 1)

@@ -64,6 +64,12 @@ def test_hostile_environment_keys_follow_yaml_1_2(text, ok):
             bind_environment(BASE + text, "environments/h.yml")
 
 
+def test_hostile_text_fields_keep_numbers_as_written():
+    env = bind_environment(BASE + "hosts: [{address: 10.0.0.1, name: 1.10, labels: {zone: 0777, v: 1.50}}]\n",
+                           "environments/h.yml")
+    assert env.hosts[0].name == "1.10" and env.hosts[0].labels == {"zone": "0777", "v": "1.50"}
+
+
 # 7. Duplicate keys are rejected, as in compose files.
 
 @pytest.mark.parametrize("text", [
