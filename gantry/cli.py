@@ -88,6 +88,8 @@ def validate(c, env=None):
 @user_errors
 def render(c, env=None, out=None):
     """Print the merged, interpolated compose file that would be deployed (secrets stay ${NAME})."""
+    if out is not None:
+        release.check_bundle_dir(Path(out))  # before anything is computed or written
     environment = load_env(c, env)
     prep = pipeline.prepare(environment)
     if prep.problems or (out and prep.secret_problems):
@@ -97,8 +99,6 @@ def render(c, env=None, out=None):
     if not out:
         sys.stdout.write(compose.render_yaml(prep.model))
         return
-    if out == "-" or (os.path.lexists(out) and not Path(out).is_dir()):
-        release.write_bundle(Path(out), {})  # refuses, before anything is computed or written
     rel = pipeline.build_release(prep, now=datetime.datetime.now(datetime.timezone.utc), who=who(),
                                  git_commit=git_commit(root_of(c)))
     dest = Path(out)

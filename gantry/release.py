@@ -105,17 +105,23 @@ def make_release(
     return Release(rid, chash, compose_yaml, env_file, manifest)
 
 
+def check_bundle_dir(dest: Path) -> None:
+    """`--out` must name a directory, new or existing: not `-` (stdout), not a file."""
+    shown = f"--out {dest}"
+    if str(dest) in ("-", ""):
+        raise UsageError(shown, "a bundle is three files and cannot go to stdout", "name a directory")
+    if os.path.lexists(dest) and not dest.is_dir():
+        raise UsageError(shown, "exists and is not a directory", "name a new or an existing directory")
+
+
 def write_bundle(dest: Path, files: Mapping[str, tuple[bytes, int]]) -> None:
     """Write bundle files into `dest`, never through a link someone planted there.
 
     Each file is created (O_EXCL|O_NOFOLLOW, its final mode) in a fresh private directory inside `dest`,
     then renamed into place: a rename replaces a link at the destination instead of following it.
     """
+    check_bundle_dir(dest)
     shown = f"--out {dest}"
-    if str(dest) == "-":
-        raise UsageError(shown, "a bundle is three files and cannot go to stdout", "name a directory")
-    if os.path.lexists(dest) and not dest.is_dir():
-        raise UsageError(shown, "exists and is not a directory", "name a new or an existing directory")
     try:
         dest.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".gantry-bundle-", dir=dest))
