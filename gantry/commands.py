@@ -31,13 +31,14 @@ from gantry.shell import (
 
 MARK = "--gantry:"  # section markers in the facts output; parsed by gantry.facts
 SERVICE_NAME = re.compile(r"[a-zA-Z0-9._][a-zA-Z0-9._-]*\Z")  # Compose's pattern, minus a leading '-'
-_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*\Z")
 
 
 def _child(base: str, name: str) -> str:
-    """`base/name` for one path part that cannot climb out of base (no '/', no '..', no leading '-')."""
+    """`base/name` for one path part that cannot climb out of base (no '/', not '.' or '..', no leading '-',
+    no control characters). Odd but harmless names a host may hold (`lost+found`) are fine: argvs are quoted."""
     path = f"{base}/{name}"
-    if not _PART.match(name) or ".." in name or posixpath.dirname(posixpath.normpath(path)) != base:
+    if (not name or name in (".", "..") or name.startswith("-") or "/" in name or not name.isprintable()
+            or posixpath.dirname(posixpath.normpath(path)) != base):
         raise ValueError(f"refusing a remote path outside {base}: {name[:40]!r}")
     return path
 
