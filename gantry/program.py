@@ -13,6 +13,8 @@ import sys
 from collections.abc import Iterator
 
 from invoke import Exit, ParseError, Program
+from invoke.exceptions import UnknownFileType
+from yaml import YAMLError
 
 from gantry.errors import EXIT_USAGE
 
@@ -49,6 +51,14 @@ class GantryProgram(Program):
     def parse_tasks(self):  # noqa: D102 - Invoke hook
         with _usage_errors():
             super().parse_tasks()
+
+    def update_config(self, merge: bool = True):  # noqa: D102 - Invoke hook
+        try:
+            super().update_config(merge)
+        except (UnknownFileType, AttributeError, OSError, ValueError, SyntaxError, YAMLError):  # `-f FILE`
+            raise Exit(f"error: -f/--config {_one_line(str(self.args.config.value))}: not an Invoke config file "
+                       "(.yaml, .yml, .json or .py that Invoke can load)\n  hint: Gantry's tasks take compose "
+                       "files as `-f` after the task name, e.g. `inv check -f FILE`", EXIT_USAGE) from None
 
     def parse_cleanup(self):  # noqa: D102 - Invoke hook
         try:

@@ -31,6 +31,8 @@ USAGE = [
     (("compose.config", "-f", "compose/docker-compose.yml", "--format", "toml"), "--format: unknown format"),
     (("--list", "nope"), "Sub-collection 'nope' not found"), (("--help", "nope"), "No idea what 'nope' is!"),
     (("validate",), "--env: no environment given"), (("validate", "--env", "prd"), "did you mean 'prod'"),
+    (("envs", "-f", "--env"), "-f/--config --env: not an Invoke config file"),
+    (("-f", "nope.toml", "envs"), "-f/--config nope.toml: not an Invoke config file"),
     (("compose.config",), "-f: no compose file given"), (("compose.config", "-f", "missing.yml"),
                                                          "-f missing.yml: file does not exist"),
 ]
@@ -38,7 +40,8 @@ USAGE = [
 
 @pytest.mark.parametrize("argv, what", USAGE, ids=["unknown-flag", "unknown-task", "missing-value", "bad-level",
                                                    "bad-check-format", "bad-config-format", "list-unknown",
-                                                   "help-unknown", "no-env", "unknown-env", "no-file", "missing-file"])
+                                                   "help-unknown", "no-env", "unknown-env", "core-config-flag",
+                                                   "core-config-file", "no-file", "missing-file"])
 def test_hostile_usage_errors_exit_2(project, argv, what):
     ran = ran_clean(run_task(project, *argv), 2)
     assert what in ran.err and ran.err.startswith("error: ") and ran.out == ""
