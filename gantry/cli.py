@@ -14,7 +14,7 @@ from pathlib import Path
 
 from invoke import Collection, task
 
-from gantry import cli_ops, compose, config, output, pipeline, release, yamlio
+from gantry import cli_day2, cli_ops, compose, config, output, pipeline, release, yamlio
 from gantry.cli_base import (
     fail,
     finish_run,
@@ -32,6 +32,8 @@ from gantry.cli_base import (
 from gantry.deploy import Driver, targets_for
 from gantry.errors import EXIT_INVALID, EXIT_USAGE, GantryError, ProblemList, UsageError
 from gantry.health import service_specs
+from gantry.init import placeholder_hosts
+from gantry.notify import notify_problems
 
 RELEASE_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{10}\Z")
 LEVELS = ("prod", "lab", "dev", "local")
@@ -62,7 +64,9 @@ def validate(c, env=None):
     environment = load_env(c, env)
     prep = pipeline.prepare(environment, raw=True)
     report = pipeline.check(prep, today=today())
-    problems = [str(p) for p in prep.problems + prep.secret_problems]
+    problems = [str(p) for p in placeholder_hosts(environment)]
+    problems += [str(p) for p in prep.problems + prep.secret_problems]
+    problems += [str(p) for p in notify_problems(environment, prep.secrets.declared)]
     missing = config.inventory_problem(environment)
     if missing and environment.inventory != config.LAB_INVENTORY:
         problems.append(str(missing))
@@ -200,6 +204,8 @@ def _confirm(environment, yes: bool) -> None:
 def _prepared_release(c, env):
     """Validate and policy-check an environment, then build its release (offline)."""
     environment = load_env(c, env)
+    if placeholder_hosts(environment):
+        raise ProblemList(placeholder_hosts(environment))
     targets_for(environment)
     prep = pipeline.prepare(environment, raw=True)
     if prep.problems or prep.secret_problems:
@@ -215,9 +221,10 @@ def _prepared_release(c, env):
     return environment, prep, rel, report
 
 
-@task(help={"env": "environment name", "json": "print a JSON document on stdout"})
+@task(help={"env": "environment name", "json": "print a JSON document on stdout",
+            "per_host": "show every host on its own (default: hosts with the same change are shown once)"})
 @user_errors
-def plan(c, env=None, json=False):
+def plan(c, env=None, json=False, per_host=False):
     """Show what a deploy would change on each host (diff, images, services, secret names); changes nothing.
 
     Exit 0 when nothing would change, 6 when a deploy would change something.
@@ -230,7 +237,8 @@ def plan(c, env=None, json=False):
         output.print_json(result.to_dict())
     else:
         fps = rel.manifest.get("secrets", {})
-        print(output.make_redactor(prep.secrets.values.values())(render_plan(result, fingerprints=fps)))
+        text = render_plan(result, fingerprints=fps, per_host=per_host)
+        print(output.make_redactor(prep.secrets.values.values())(text))
     if result.exit_code:
         raise fail("", result.exit_code)
 
@@ -255,7 +263,8 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
     console.say(f"deploying {rel.id} to {environment.name} ({len(environment.hosts)} hosts)")
     judge = pipeline.image_judge(prep, report, today=today())
     driver = Driver(run_context(environment, console, redact, judge), action="deploy", lock_wait=wait)
-    result = driver.deploy(rel, service_specs(prep.model.data))
+    result = cli_day2.run_notified(lambda: driver.deploy(rel, service_specs(prep.model.data)), environment,
+                                   dict(prep.secrets.values), "deploy", rel.id, console, redact)
     hook_env["GANTRY_OUTCOME"] = result.outcome
     run_hooks(environment, "post_deploy" if result.exit_code == 0 else "on_failure", hook_env, console)
     finish_run(result, console, json)
@@ -278,7 +287,9 @@ def rollback(c, env=None, to=None, json=False, quiet=False, verbose=False, lock_
     secrets, _ = pipeline.read_secrets(environment, os.environ)
     redact = output.make_redactor(secrets.values.values())
     driver = Driver(run_context(environment, console, redact), action="rollback", lock_wait=wait)
-    finish_run(driver.rollback(to), console, json)
+    result = cli_day2.run_notified(lambda: driver.rollback(to), environment, dict(secrets.values), "rollback",
+                                   to or "previous", console, redact)
+    finish_run(result, console, json)
 
 
 def make_collection(root: Path) -> Collection:
@@ -290,5 +301,6 @@ def make_collection(root: Path) -> Collection:
     compose_ns.add_task(compose_config, name="config")
     ns.add_collection(compose_ns)
     cli_ops.register(ns)
+    cli_day2.register(ns)
     ns.configure({"gantry": {"root": str(root)}})
     return ns

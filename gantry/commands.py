@@ -298,3 +298,24 @@ def read_live(layout: Layout, project: str) -> Command:
         marker("live-manifest"), quiet(argv("cat", f"{layout.current}/manifest.json")),
         marker("live-end"),
     )
+
+
+def drift_details(project: str, layout: Layout, rid: str) -> Command:
+    """Read-only, for `drift`: the release's own config hashes, each container's labels and image, and the
+    registry digests of the images the containers run."""
+    ids = argv("docker", "ps", "--all", "--quiet", "--no-trunc", *_project_filter(project))
+    return sequence(
+        marker("config-hash"), quiet(compose(project, layout, rid, "config", "--hash", "*")),
+        marker("containers"), pipe(ids, argv("xargs", "-r", "docker", "inspect", "--format",
+                                             "{{json .Name}} {{json .Image}} {{json .Config.Labels}}")),
+        marker("images"), pipe(ids, argv("xargs", "-r", "docker", "inspect", "--format", "{{.Image}}"),
+                               argv("sort", "-u"),
+                               argv("xargs", "-r", "docker", "image", "inspect", "--format",
+                                    "{{json .Id}} {{json .RepoDigests}}")),
+        marker("drift-end"),
+    )
+
+
+def exec_in_service(project: str, layout: Layout, rid: str, service: str, cmd: Sequence[str]) -> Argv:
+    """Run cmd in the service's running container of release rid (it has the release's environment)."""
+    return compose(project, layout, rid, "exec", "-T", "--", service, *cmd)

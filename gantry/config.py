@@ -94,6 +94,21 @@ class HooksConfig:
 
 
 @dataclass(frozen=True)
+class SecretSources:
+    command: str = ""  # a command whose stdout is dotenv (op inject, vault kv get, pass)
+    age_identity: str = ""  # the age key file for secrets.<env>.env.age (or GANTRY_AGE_IDENTITY)
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    url_secret: str  # the name of a secret holding the webhook URL
+    events: list[str] = field(default_factory=lambda: ["deploy", "rollback"])
+    timeout: float = 5.0
+    retries: int = 3
+
+
+@dataclass(frozen=True)
 class Environment:
     project: str
     deploy_path: str
@@ -103,6 +118,7 @@ class Environment:
     profiles: list[str] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
     secrets_file: str = ""
+    secrets: SecretSources = field(default_factory=SecretSources)
     ssh: SSHSettings = field(default_factory=SSHSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
@@ -110,6 +126,7 @@ class Environment:
     confirm: bool = False
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     hooks: HooksConfig = field(default_factory=HooksConfig)
+    notify: list[NotifyConfig] = field(default_factory=list)
     # Filled in by the loader, not read from YAML:
     name: str = field(default="", metadata={"internal": True})
     root: str = field(default="", metadata={"internal": True})

@@ -66,12 +66,15 @@ def _range_problems(env):
     ints = [("rollout.batch_size", env.rollout.batch_size, 0, "0 means all hosts in one batch"),
             ("rollout.max_parallel", env.rollout.max_parallel, 1, "at least one host at a time"),
             ("ssh.connect_retries", env.ssh.connect_retries, 0, "0 means no retry")]
+    ints += [(f"notify[{i}].retries", n.retries, 0, "0 means no retry") for i, n in enumerate(env.notify)]
     for key, value, low, hint in ints:
         if value < low:
             yield key, f"must be at least {low}, got {value}", hint
     seconds = [("ssh.connect_timeout", env.ssh.connect_timeout, False), ("ssh.command_timeout", env.ssh.command_timeout,
                False), ("health.timeout", env.health.timeout, True), ("health.interval", env.health.interval, False),
-               ("health.settle", env.health.settle, True), ("health.margin", env.health.margin, True)]
+               ("health.settle", env.health.settle, True), ("health.margin", env.health.margin, True),
+               ("secrets.timeout", env.secrets.timeout, False)]
+    seconds += [(f"notify[{i}].timeout", n.timeout, False) for i, n in enumerate(env.notify)]
     for key, value, zero_ok in seconds:
         if math.isnan(value) or not (0 <= value <= MAX_SECONDS) or (value == 0 and not zero_ok):
             low = "0" if zero_ok else "more than 0"

@@ -19,14 +19,8 @@ from gantry.config import Environment
 from gantry.errors import ConfigError, Problem, ProblemList
 from gantry.policy.host import HOST_RULES
 from gantry.release import Release, SourceDigest, make_release, sha256_text
-from gantry.secrets import (
-    EXAMPLE_FILE,
-    Secrets,
-    file_mode_problem,
-    load_secrets,
-    missing_example_problem,
-    render_env_file,
-)
+from gantry.secret_sources import AGE_SUFFIX, read_secret_text
+from gantry.secrets import EXAMPLE_FILE, Secrets, load_secrets, missing_example_problem, render_env_file
 
 KEY_VARIABLE = "GANTRY_FINGERPRINT_KEY"  # wins over the key file (a CI job keeps it as a secret)
 KEY_DIR = ".gantry/keys"
@@ -60,23 +54,26 @@ def read_secrets(env: Environment, environ: Mapping[str, str]) -> tuple[Secrets,
     """The secrets; a secrets file that is a directory, a FIFO or a dangling link is a problem, not absent."""
     root = Path(env.root)
     example = root / EXAMPLE_FILE
-    path = root / env.secrets_file
     if not os.path.lexists(example):
         return Secrets(), []  # prepare() says whether that is a problem
-    problems: list[Problem] = []
-    text = None
     try:
         example_text = yamlio.read_text(example, EXAMPLE_FILE)
-        if os.path.lexists(path):
-            text = yamlio.read_text(path, env.secrets_file)
-            bad = file_mode_problem(env.secrets_file, path.stat().st_mode)
-            if bad:
-                problems.append(bad)
-                text = None
     except ConfigError as exc:
-        return Secrets(), [*problems, exc.problem]
-    secrets, more = load_secrets(example_text, text, env.secrets_file, environ)
-    return secrets, problems + more
+        return Secrets(), [exc.problem]
+    source = read_secret_text(env, environ)
+    secrets, more = load_secrets(example_text, source.text, source.name, environ)
+    return secrets, source.problems + more
+
+
+def secrets_source_present(env: Environment) -> bool:
+    """Whether the environment names a source of secret values (a command, an age file or a plain file)."""
+    plain = Path(env.root) / env.secrets_file
+    return bool(env.secrets.command) or os.path.lexists(plain) or os.path.lexists(f"{plain}{AGE_SUFFIX}")
+
+
+def project_dir(env: Environment) -> str:
+    """Compose's project directory: the first compose file's folder (relative paths resolve from it)."""
+    return str((Path(env.root) / env.compose_files[0]).parent) if env.compose_files else str(Path(env.root))
 
 
 def fingerprint_key(env: Environment, environ: Mapping[str, str]) -> bytes:
@@ -128,7 +125,7 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
     sources = read_sources(env)
     lookup = make_lookup(env, secrets, environ)
     try:
-        model = compose.load_compose(sources, lookup, project_dir=str(Path(env.root) / "compose"),
+        model = compose.load_compose(sources, lookup, project_dir=project_dir(env),
                                      project_name=env.compose_project, profiles=env.profiles,
                                      keep=frozenset(secrets.declared | secrets.names))
     except ProblemList as exc:
@@ -137,8 +134,7 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
         raise ProblemList([*secret_problems, exc.problem]) from None
     if not os.path.lexists(Path(env.root) / EXAMPLE_FILE):
         unresolved = {r.name for r in model.references if lookup(r.name) is None and not r.has_default}
-        bad = missing_example_problem(env.secrets_file, os.path.lexists(Path(env.root) / env.secrets_file),
-                                      len(unresolved))
+        bad = missing_example_problem(env.secrets_file, secrets_source_present(env), len(unresolved))
         if bad:
             problems.append(bad)
     for ref in model.references:
@@ -154,7 +150,7 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
     warnings = [w for w in model.warnings if not any(f'"{n}" variable is not set' in w for n in secrets.declared)]
     if raw:
         try:
-            raw_model = compose.load_compose(sources, lookup, project_dir=str(Path(env.root) / "compose"),
+            raw_model = compose.load_compose(sources, lookup, project_dir=project_dir(env),
                                              project_name=env.compose_project, profiles=env.profiles,
                                              interpolate=False)
         except (ConfigError, ProblemList) as exc:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import yaml
 
@@ -76,7 +77,8 @@ class Plan:
 
     def to_dict(self) -> dict:
         return {"release": self.release, "changes": self.changes, "batches": [list(b) for b in self.batches],
-                "hosts": [h.to_dict() for h in self.hosts]}
+                "hosts": [h.to_dict() for h in self.hosts],
+                "groups": [list(hosts) for hosts, _ in group_hosts(self)]}
 
 
 def batches(hosts: Sequence[str], batch_size: int) -> tuple[tuple[str, ...], ...]:
@@ -143,11 +145,54 @@ def make_plan(release: Release, live: Mapping[str, LiveRelease], hosts: Sequence
                 tuple(plan_host(h, release, live.get(h, LiveRelease())) for h in hosts))
 
 
-def render_plan(plan: Plan, *, fingerprints: Mapping[str, str] | None = None) -> str:
-    """The plan for people: per host, what changes, then the rollout order."""
-    lines = [f"plan for release {plan.release}"]
+def host_ranges(hosts: Sequence[str]) -> str:
+    """Host names for people: runs of one prefix with consecutive numbers shortened (app-1..app-40)."""
+    out: list[str] = []
+    run: list[tuple[str, int, str]] = []
+
+    def flush() -> None:
+        if len(run) > 2:
+            out.append(f"{run[0][2]}..{run[-1][2]}")
+        else:
+            out.extend(r[2] for r in run)
+        run.clear()
+
+    for name in hosts:
+        m = re.fullmatch(r"(.*?)(\d+)", name)
+        if m and run and run[-1][0] == m.group(1) and run[-1][1] + 1 == int(m.group(2)):
+            run.append((m.group(1), int(m.group(2)), name))
+            continue
+        flush()
+        if m:
+            run.append((m.group(1), int(m.group(2)), name))
+        else:
+            out.append(name)
+    flush()
+    return ", ".join(out)
+
+
+def _same_change(h: HostPlan) -> HostPlan:
+    """A host's plan with its own name taken out, so that hosts with the same change compare equal."""
+    return replace(h, host="", diff=h.diff.replace(f"{h.host}:current/", "HOST:current/", 1))
+
+
+def group_hosts(plan: Plan) -> tuple[tuple[tuple[str, ...], HostPlan], ...]:
+    """Hosts whose plans are identical but for the host name, in first-seen order: (hosts, the shared plan)."""
+    groups: dict[HostPlan, list[str]] = {}
     for h in plan.hosts:
-        lines.append(f"\n{h.host}: {h.action}" + (f" (live: {h.current})" if h.current else ""))
+        groups.setdefault(_same_change(h), []).append(h.host)
+    return tuple((tuple(names), shared) for shared, names in groups.items())
+
+
+def render_plan(plan: Plan, *, fingerprints: Mapping[str, str] | None = None, per_host: bool = False) -> str:
+    """The plan for people: per host (or per group of hosts with the same change), then the rollout order."""
+    lines = [f"plan for release {plan.release}"]
+    own = {h.host: h for h in plan.hosts}
+    entries = ([((h.host,), h) for h in plan.hosts] if per_host else
+               [(hosts, own[hosts[0]] if len(hosts) == 1 else shared) for hosts, shared in group_hosts(plan)])
+    for hosts, h in entries:
+        label = host_ranges(hosts) + (f" ({len(hosts)} hosts)" if len(hosts) > 2 else "")
+        lines.append(f"\n{label}: {h.action}" + (f" (live: {h.current})" if h.current else ""))
         if h.action == "unchanged":
             continue
         for label, names in (("services added", h.added), ("services removed", h.removed),

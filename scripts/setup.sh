@@ -6,7 +6,7 @@ trap 'echo "setup: FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 compose_version="2.40.3"
-apt_packages=(docker.io openssh-server openssh-client busybox-static docker-registry iproute2
+apt_packages=(docker.io openssh-server openssh-client busybox-static docker-registry age iproute2
               util-linux mount iptables ca-certificates)
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -38,7 +38,7 @@ fi
 
 python="${PYTHON:-python3}"
 if "$python" -m pip show gantry 2>/dev/null | grep -x "Editable project location: $repo" >/dev/null \
-   && "$python" -c 'import pytest, ruff, fabric, yaml' 2>/dev/null; then
+   && "$python" -c 'import pytest, xdist, ruff, fabric, yaml' 2>/dev/null; then
   say "pip: gantry already installed (editable) from $repo"
 else
   say "pip: installing gantry[dev] from $repo"

@@ -15,12 +15,28 @@ PROJECT_DIRS = ("environments", "compose", "example")
 
 
 def copy_project(root: Path) -> Path:
-    """A user's project: the repo's tasks.py, environments, compose files and example app, nothing else."""
+    """A user's project: the repo's tasks.py, environments, compose files and example app, nothing else.
+
+    The lab environments name slot 0's registry; a test worker's lab runs on its own slot, so the copy's
+    environment files are pointed at that slot's addresses."""
     for name in PROJECT_FILES:
         shutil.copy(REPO / name, root / name)
     for name in PROJECT_DIRS:
         shutil.copytree(REPO / name, root / name)
+    for env_file in (root / "environments").glob("*.yml"):
+        env_file.write_text(for_this_slot(env_file.read_text()))
     return root
+
+
+def lab_net():
+    from gantry.lab.model import requested_net
+
+    return requested_net()
+
+
+def for_this_slot(text: str) -> str:
+    """Text that names slot 0's lab addresses (10.231.47.x), rewritten for this worker's slot."""
+    return text.replace("10.231.47.", lab_net().prefix)
 
 
 def lab_missing() -> str:
@@ -50,3 +66,12 @@ def lab_or_skip(root, count: int):
         yield up
     finally:
         lab.lab_down(root, log=lambda m: None)
+
+
+def project_with_lab_secrets(root: Path, values: dict[str, str]) -> Path:
+    """A copy of the project whose secrets.lab.env (0600) holds these values."""
+    copy_project(root)
+    secrets = root / "secrets.lab.env"
+    secrets.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    secrets.chmod(0o600)
+    return root

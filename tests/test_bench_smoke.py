@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.labtools import lab_missing
+from tests.labtools import copy_project, lab_missing
 
 REPO = Path(__file__).resolve().parent.parent
 ROW = r"^\| {tool} \| 1 \| {kind} \| (\d+\.\d+) \| (\d+\.\d+)–(\d+\.\d+) \| 1 \| (\d+\.\d+) \|$"
@@ -24,12 +23,7 @@ def project(tmp_path_factory):
 
     A short directory name: the lab's engines put unix sockets under it (108-byte path limit).
     """
-    tmp_path = tmp_path_factory.mktemp("bench")
-    for name in ("tasks.py", "secrets.example.env"):
-        shutil.copy(REPO / name, tmp_path / name)
-    for name in ("environments", "compose", "example"):
-        shutil.copytree(REPO / name, tmp_path / name)
-    return tmp_path
+    return copy_project(tmp_path_factory.mktemp("bench"))
 
 
 def test_bench_smoke_prints_gantry_and_ssh_rows(project):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.labtools import copy_project, lab_or_skip
+from tests.labtools import copy_project, lab_net, lab_or_skip
 
 REPO = Path(__file__).resolve().parent.parent
 CANARY_DB = "canary-db-7f3a91c2e5"
@@ -252,11 +252,12 @@ def _env_variant(project, name, **changes):
 
 
 def test_e2e_unreachable_host_stops_before_any_change(project, lab):
-    _env_variant(project, "labdead", hosts=[{"address": "10.231.47.250", "name": "ghost"}],
+    ghost = lab_net().prefix + "250"  # on this lab's own bridge, held by no host
+    _env_variant(project, "labdead", hosts=[{"address": ghost, "name": "ghost"}],
                  ssh={"known_hosts": ".gantry/lab/known_hosts", "connect_timeout": 2, "connect_retries": 1})
     # the variant shares the lab project's base dir only if named alike; give it the lab's name via project dir
     proc = inv(project, "deploy", "--env", "labdead", "--yes", env={"APP_VERSION": "5"}, check=4)
-    assert "ghost" in proc.stderr and "cannot reach 10.231.47.250" in proc.stderr
+    assert "ghost" in proc.stderr and f"cannot reach {ghost}" in proc.stderr
     assert "Traceback" not in proc.stderr
     for host in lab.hosts:
         out = ssh(lab, host, "ls", "/srv/gantry/gantry-example/").stdout.split()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.labtools import copy_project, lab_or_skip
+from tests.labtools import copy_project, lab_net, lab_or_skip
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
@@ -41,7 +41,7 @@ def write_env(project, name, extra_file, waivers=(), hooks=None):
     data = yaml.safe_load((project / "environments/lab.yml").read_text())
     data["compose_files"] = ["compose/docker-compose.yml", "compose/docker-compose.prod.yml", extra_file]
     data["variables"]["WEB_PORT"] = "8081"
-    data["policy"] = {"level": "prod", "allow_registries": ["10.231.47.1:5000"],
+    data["policy"] = {"level": "prod", "allow_registries": [lab_net().registry],
                       "rules": {"HOST-MAC-MISSING": "warn"}, "waivers": list(waivers)}
     if hooks:
         data["hooks"] = hooks

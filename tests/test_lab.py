@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -28,9 +27,9 @@ def _skip_reason() -> str | None:
         return "the lab needs root (namespaces, a bridge)"
     if _missing_tools():
         return f"lab tools missing: {', '.join(_missing_tools())} (run scripts/setup.sh)"
-    owner = lab_network._owner()
+    owner = lab_network._owner(lab_model.requested_net())
     if owner is not None:
-        return f"another lab (owned by {owner}) is up on this machine; there is one lab per machine"
+        return f"another lab (owned by {owner}) is up on this test worker's slot"
     return None
 
 
@@ -40,6 +39,10 @@ needs_lab = pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason()
 def _ssh(lab: Lab, host_index: int, command: str, **kw) -> subprocess.CompletedProcess[str]:
     return subprocess.run(ssh_argv(lab, lab.hosts[host_index], command), capture_output=True, text=True,
                           timeout=60, **kw)
+
+
+def _engine_pidfile(lab: Lab, index: int) -> Path:
+    return lab_node._node(lab_model.state_dir(lab.root), index, lab_model.requested_net()).dir / "docker" / "docker.pid"
 
 
 @pytest.fixture(scope="module")
@@ -131,15 +134,13 @@ def test_lab_unknown_or_changed_host_key_is_refused(lab: Lab, tmp_path: Path) ->
 @needs_lab
 @pytest.mark.e2e
 def test_lab_up_again_reuses_what_is_up(lab: Lab) -> None:
-    pids = [lab_procs._read_pid(lab_node._node(lab_model.state_dir(lab.root), i).dir / "docker" / "docker.pid")
+    pids = [lab_procs._read_pid(_engine_pidfile(lab, i))
             for i in (1, 2)]
     lines: list[str] = []
-    started = time.monotonic()
     again = lab_up(lab.root, 2, log=lines.append)
     assert again == lab == lab_status(lab.root)
-    assert time.monotonic() - started < 5, lines
     assert sum("already up" in line for line in lines) == 2, lines
-    assert [lab_procs._read_pid(lab_node._node(lab_model.state_dir(lab.root), i).dir / "docker" / "docker.pid")
+    assert [lab_procs._read_pid(_engine_pidfile(lab, i))
             for i in (1, 2)] == pids
 
 
@@ -147,18 +148,20 @@ def test_lab_up_again_reuses_what_is_up(lab: Lab) -> None:
 @pytest.mark.e2e
 def test_lab_down_leaves_nothing_behind(lab: Lab) -> None:
     state = lab_model.state_dir(lab.root)
+    net = lab_model.requested_net()
     _ssh(lab, 0, f"docker run -d --name web-probe {lab.registry}/gantry-example/web:1.0.0")
     smaller = lab_up(lab.root, 1, log=lambda _: None)
     assert [h.name for h in smaller.hosts] == ["lab-1"]
-    assert "gantry-lab-2" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    started = time.monotonic()
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+    assert f"{net.netns_prefix}2" not in namespaces
     lab_down(lab.root, log=lambda _: None)
-    assert time.monotonic() - started < 10
     lab_down(lab.root, log=lambda _: None)  # idempotent
     assert lab_status(lab.root) is None
-    assert "gantry" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    assert lab_model.BRIDGE not in links and "gl-" not in links
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+    assert not [n for n in namespaces if n.startswith(net.netns_prefix) or n == net.builder_netns]
+    links = [line.split(":")[1].strip().split("@")[0]
+             for line in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines()]
+    assert net.bridge not in links and not [link for link in links if link.startswith(net.veth_prefix)]
     # Zombies are not counted: this sandbox's PID 1 does not reap orphans.
     leftovers = [(pid, lab_procs._cmdline(pid)) for pid in lab_procs._all_pids() if lab_procs._alive(pid)
                  and str(state) in lab_procs._cmdline(pid)]
@@ -166,4 +169,4 @@ def test_lab_down_leaves_nothing_behind(lab: Lab) -> None:
     assert lab_procs._holder_pids(state) == []
     assert str(state) not in Path("/proc/self/mountinfo").read_text()
     assert not state.exists()
-    assert not list(Path("/sys/fs/cgroup").glob("*/gantry-lab-*"))
+    assert not list(Path("/sys/fs/cgroup").glob(f"*/{net.netns_prefix}*"))

@@ -1,8 +1,10 @@
 """Local lab: N hosts on this machine, each a network + mount namespace with its own sshd and dockerd.
 
-One lab per machine (the bridge, the namespaces and 10.231.47.0/24 are global names); the bridge's
-alias records which project root owns it. Every process the lab starts carries the state dir in its
-argv or lives in a lab namespace, which is how `lab_down` finds them even without pid files.
+Several labs can share a machine, one per slot (GANTRY_LAB_SLOT, default 0): slot N has its own bridge
+`gantry-brN`, namespaces, runtime dir and 10.231.(47+N).0/24, so parallel test workers or developers do not
+collide. A lab records its slot in its state dir; the bridge's alias records which project root owns a
+slot. Every process the lab starts carries the state dir in its argv or lives in a lab namespace, which
+is how `lab_down` finds them even without pid files.
 """
 
 from __future__ import annotations
@@ -22,16 +24,15 @@ from pathlib import Path
 from gantry.errors import GantryError
 from gantry.lab.images import _build_images, _ensure_registry, _example_dir, _missing_images, _shown, _wait_engine
 from gantry.lab.model import (
-    BRIDGE,
     IMAGE_TAG,
     IMAGES,
-    NETNS_PREFIX,
-    REGISTRY,
     SSHD_TIMEOUT,
     Lab,
     LabError,
     LabHost,
     Log,
+    Net,
+    requested_net,
     ssh_argv,
     state_dir,
 )
@@ -64,19 +65,27 @@ def _wait_host(lab: Lab, node: _Node, host: LabHost, dockerd: subprocess.Popen[b
                        f"see {_shown(node.dir / 'sshd.log')} and {_shown(node.dir / 'dockerd.log')}")
 
 
-def _make_lab(root: Path, count: int) -> Lab:
+def _make_lab(root: Path, count: int, net: Net) -> Lab:
     state = state_dir(root)
     hosts = tuple(LabHost(n.name, n.address, 22, f"unix://{n.sock}")
-                  for n in (_node(state, i) for i in range(1, count + 1)))
-    return Lab(Path(root).resolve(), hosts, REGISTRY, state / "id_ed25519", state / "known_hosts",
+                  for n in (_node(state, i, net) for i in range(1, count + 1)))
+    return Lab(Path(root).resolve(), hosts, net.registry, state / "id_ed25519", state / "known_hosts",
                state / "inventory.yml")
 
 
-def _write_client_files(lab: Lab) -> None:
+def _net_of(state: Path) -> Net:
+    """The slot a lab was made in (recorded at its start), else the one GANTRY_LAB_SLOT asks for."""
+    try:
+        return Net(int((state / "slot").read_text().strip()))
+    except (OSError, ValueError):
+        return requested_net()
+
+
+def _write_client_files(lab: Lab, net: Net) -> None:
     state = state_dir(lab.root)
     lines = []
     for i, host in enumerate(lab.hosts, start=1):
-        kind, key = (_node(state, i).dir / "ssh_host_ed25519_key.pub").read_text().split()[:2]
+        kind, key = (_node(state, i, net).dir / "ssh_host_ed25519_key.pub").read_text().split()[:2]
         lines.append(f"{host.address} {kind} {key}\n")
     _write_atomic(lab.known_hosts, "".join(lines))
     import yaml  # a gantry dependency; imported here so that `python -m gantry.lab` starts fast
@@ -85,44 +94,46 @@ def _write_client_files(lab: Lab) -> None:
              "identity_file": str(lab.identity_file)} for h in lab.hosts]
     _write_atomic(lab.inventory, f"# gantry lab hosts (registry {lab.registry}); written by gantry.lab\n"
                   + yaml.safe_dump(rows, default_flow_style=None, sort_keys=False, width=1000))
-    _write_atomic(state / "lab.json", json.dumps({"root": str(lab.root), "count": len(lab.hosts)}) + "\n")
+    _write_atomic(state / "lab.json", json.dumps({"root": str(lab.root), "count": len(lab.hosts),
+                                                  "slot": net.slot}) + "\n")
 
 
-def _indices(state: Path) -> set[int]:
+def _indices(state: Path, net: Net) -> set[int]:
     """Host numbers that exist in any form: a namespace or a state dir."""
-    found = {int(n.removeprefix(NETNS_PREFIX)) for n in _lab_netns()
-             if n.removeprefix(NETNS_PREFIX).isdigit()}
+    found = {int(n.removeprefix(net.netns_prefix)) for n in _lab_netns(net)
+             if n.removeprefix(net.netns_prefix).isdigit()}
     if state.is_dir():
         found |= {int(p.name[4:]) for p in state.glob("lab-*") if p.name[4:].isdigit()}
     return found
 
 
-__all__ = ["IMAGES", "IMAGE_TAG", "REGISTRY", "Lab", "LabError", "LabHost", "lab_down", "lab_status",
+__all__ = ["IMAGES", "IMAGE_TAG", "Lab", "Net", "LabError", "LabHost", "lab_down", "lab_status",
            "lab_up", "main", "ssh_argv", "state_dir"]
 
 
 @contextmanager
-def _machine_lock(log: Log) -> Iterator[None]:
-    """One lab command at a time on this machine: the lab's names are machine-wide."""
+def _machine_lock(net: Net, log: Log) -> Iterator[None]:
+    """One lab command at a time per slot: a slot's names are machine-wide."""
     Path("/run/lock").mkdir(parents=True, exist_ok=True)
-    with open("/run/lock/gantry-lab.lock", "w") as lock:
+    with open(net.lock_file, "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log("lab: waiting for another lab command on this machine to finish")
+            log(f"lab: waiting for another lab command on slot {net.slot} to finish")
             fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
-def _check_owner(root: Path, log: Log | None = None) -> None:
+def _check_owner(root: Path, net: Net, log: Log | None = None) -> None:
     """Refuse another project's lab; with `log` (lab_up), take over one whose project dir is gone."""
-    owner = _owner()
+    owner = _owner(net)
     if owner is not None and owner != Path(root).resolve() and log and not state_dir(owner).exists():
         log(f"lab: removing a stale lab of {owner} (its state dir is gone)")
-        _lab_down(owner, log)
-        owner = _owner()
+        _lab_down(owner, net, log)
+        owner = _owner(net)
     if owner is not None and owner != Path(root).resolve():
-        raise LabError("lab", f"a lab owned by {owner} is already on this machine (one lab per machine)",
-                       f"bring it down first: python -m gantry.lab down {owner}")
+        raise LabError("lab", f"a lab owned by {owner} already uses slot {net.slot} on this machine",
+                       f"bring it down first (GANTRY_LAB_SLOT={net.slot} python -m gantry.lab down {owner}),"
+                       f" or use another slot: GANTRY_LAB_SLOT=N with N from 0 to 15")
 
 
 def lab_up(root: Path, count: int, *, log: Log = print) -> Lab:
@@ -131,32 +142,39 @@ def lab_up(root: Path, count: int, *, log: Log = print) -> Lab:
         raise LabError("lab", f"a lab needs at least one host, got {count}", "pass --hosts 1 or more")
     if os.geteuid() != 0:
         raise LabError("lab", "not root", "the lab creates namespaces and a bridge: run it as root")
-    with _machine_lock(log):
-        return _lab_up(root, count, log)
+    state = state_dir(root)
+    net = _net_of(state)
+    if (state / "slot").exists() and net != requested_net() and _owner(net) == Path(root).resolve():
+        raise LabError("lab", f"this project's lab is up on slot {net.slot}, not {requested_net().slot}",
+                       f"bring it down first (GANTRY_LAB_SLOT={net.slot} inv lab.down)")
+    net = requested_net()
+    with _machine_lock(net, log):
+        return _lab_up(root, count, net, log)
 
 
-def _lab_up(root: Path, count: int, log: Log) -> Lab:
+def _lab_up(root: Path, count: int, net: Net, log: Log) -> Lab:
     started = time.monotonic()
     state = state_dir(root)
     _preflight(state)
-    _check_owner(root, log)
-    _check_routes(count)
+    _check_owner(root, net, log)
+    _check_routes(net, count)
     state.mkdir(parents=True, exist_ok=True)
+    _write_atomic(state / "slot", f"{net.slot}\n")
     key = state / "id_ed25519"
     if not key.exists():
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "gantry-lab", "-f", str(key)])
     client_pub = (state / "id_ed25519.pub").read_text()
-    _ensure_bridge(root)
-    _ensure_registry(state, log)
-    for extra in sorted(i for i in _indices(state) if i > count):
+    _ensure_bridge(net, root)
+    _ensure_registry(net, state, log)
+    for extra in sorted(i for i in _indices(state, net) if i > count):
         log(f"lab-{extra}: removing (lab now has {count} hosts)")
-        _remove_node(_node(state, extra))
-    missing = _missing_images()
+        _remove_node(_node(state, extra, net))
+    missing = _missing_images(net.registry)
     if not missing:
         log(f"registry: example images {', '.join(IMAGES)}:{IMAGE_TAG} present, build skipped")
-    builder = _node(state, 0)
+    builder = _node(state, 0, net)
     builder_dockerd = _start_node(builder, client_pub, log) if missing else None
-    nodes = [_node(state, i) for i in range(1, count + 1)]
+    nodes = [_node(state, i, net) for i in range(1, count + 1)]
     dockerds: dict[str, subprocess.Popen[bytes] | None] = {}
     for node in nodes:
         if _node_healthy(node):
@@ -164,8 +182,8 @@ def _lab_up(root: Path, count: int, log: Log) -> Lab:
             dockerds[node.name] = None
         else:
             dockerds[node.name] = _start_node(node, client_pub, log)
-    lab = _make_lab(root, count)
-    _write_client_files(lab)
+    lab = _make_lab(root, count, net)
+    _write_client_files(lab, net)
     with ThreadPoolExecutor(max_workers=count + 1) as pool:
         futures = [pool.submit(_wait_host, lab, n, h, dockerds[n.name])
                    for n, h in zip(nodes, lab.hosts, strict=True)]
@@ -179,7 +197,7 @@ def _lab_up(root: Path, count: int, log: Log) -> Lab:
         log(f"also: {error}")
     if errors:
         raise errors[0]
-    log(f"lab: {count} host(s) up in {time.monotonic() - started:.1f} s; registry {REGISTRY}; "
+    log(f"lab: {count} host(s) up in {time.monotonic() - started:.1f} s; registry {net.registry}; "
         f"inventory {lab.inventory}")
     return lab
 
@@ -191,26 +209,28 @@ def lab_status(root: Path) -> Lab | None:
         count = int(json.loads((state / "lab.json").read_text())["count"])
     except (OSError, ValueError, KeyError):
         return None
-    if _owner() != Path(root).resolve():
+    net = _net_of(state)
+    if _owner(net) != Path(root).resolve():
         return None
-    if not all(_node_healthy(_node(state, i)) for i in range(1, count + 1)):
+    if not all(_node_healthy(_node(state, i, net)) for i in range(1, count + 1)):
         return None
-    return _make_lab(root, count)
+    return _make_lab(root, count, net)
 
 
 def lab_down(root: Path, *, log: Log = print) -> None:
     """Stop and remove everything the lab made; safe on a half-made or already removed lab."""
     if os.geteuid() != 0:
         raise LabError("lab", "not root", "the lab's namespaces and bridge can only be removed as root")
-    with _machine_lock(log):
-        _lab_down(root, log)
+    net = _net_of(state_dir(root))
+    with _machine_lock(net, log):
+        _lab_down(root, net, log)
 
 
-def _lab_down(root: Path, log: Log) -> None:
+def _lab_down(root: Path, net: Net, log: Log) -> None:
     started = time.monotonic()
     state = state_dir(root)
-    _check_owner(root)
-    nodes = [_node(state, i) for i in sorted(_indices(state) | {0})]
+    _check_owner(root, net)
+    nodes = [_node(state, i, net) for i in sorted(_indices(state, net) | {0})]
     # All engines at once: each stops its containers within its shutdown-timeout.
     _kill([p for n in nodes for p in _pids_in_netns(n.netns) if "dockerd" in _cmdline(p)], grace=12)
     for node in nodes:
@@ -218,8 +238,8 @@ def _lab_down(root: Path, log: Log) -> None:
         if node.index:
             log(f"{node.name}: removed")
     _kill(_pids_mentioning(f"{state}/") + _holder_pids(state), grace=3)
-    if Path(f"/sys/class/net/{BRIDGE}").exists():
-        _run(["ip", "link", "delete", BRIDGE])
+    if Path(f"/sys/class/net/{net.bridge}").exists() and _owner(net) in (None, Path(root).resolve()):
+        _run(["ip", "link", "delete", net.bridge])
     for mount in reversed(_mounts_under(state)):
         _run(["umount", "-l", mount], check=False)
     shutil.rmtree(state, ignore_errors=True)

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from gantry.lab.model import CLEAN_PATH, DOCKERD_TIMEOUT, IMAGE_TAG, IMAGES, REGISTRY, LabError, Log
+from gantry.lab.model import CLEAN_PATH, DOCKERD_TIMEOUT, IMAGE_TAG, IMAGES, LabError, Log, Net
 from gantry.lab.node import _Node
 from gantry.lab.procs import (
     _alive,
@@ -22,31 +22,32 @@ from gantry.lab.procs import (
 )
 
 
-def _ensure_registry(state: Path, log: Log) -> None:
+def _ensure_registry(net: Net, state: Path, log: Log) -> None:
+    registry = net.registry
     d = state / "registry"
     pid = _read_pid(d / "registry.pid")
-    if _alive(pid) and f"{d}/" in _cmdline(pid) and _http_status(f"http://{REGISTRY}/v2/") == 200:
+    if _alive(pid) and f"{d}/" in _cmdline(pid) and _http_status(f"http://{registry}/v2/") == 200:
         return
     _kill(_pids_mentioning(f"{d}/"), grace=2)
     (d / "data").mkdir(parents=True, exist_ok=True)
     _write_atomic(d / "config.yml", "\n".join([
         "version: 0.1", "log: {level: warn}", "storage:", f"  filesystem: {{rootdirectory: {d}/data}}",
-        "  delete: {enabled: true}", f"http: {{addr: '{REGISTRY}'}}", ""]))
+        "  delete: {enabled: true}", f"http: {{addr: '{registry}'}}", ""]))
     with open(d / "registry.log", "ab") as out:
         proc = subprocess.Popen(["docker-registry", "serve", f"{d}/config.yml"], stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=out, start_new_session=True, env={"PATH": CLEAN_PATH})
     _write_atomic(d / "registry.pid", f"{proc.pid}\n")
-    if not _wait_for(lambda: _http_status(f"http://{REGISTRY}/v2/") == 200, 10):
-        raise LabError("registry", f"the registry did not answer on {REGISTRY} within 10 s",
+    if not _wait_for(lambda: _http_status(f"http://{registry}/v2/") == 200, 10):
+        raise LabError("registry", f"the registry did not answer on {registry} within 10 s",
                        f"see {d}/registry.log")
-    log(f"registry: serving on {REGISTRY}")
+    log(f"registry: serving on {registry}")
 
 
-def _missing_images() -> list[str]:
+def _missing_images(registry: str) -> list[str]:
     accept = ("application/vnd.docker.distribution.manifest.v2+json, "
               "application/vnd.oci.image.manifest.v1+json")
     return [name for name in IMAGES
-            if _http_status(f"http://{REGISTRY}/v2/gantry-example/{name}/manifests/{IMAGE_TAG}",
+            if _http_status(f"http://{registry}/v2/gantry-example/{name}/manifests/{IMAGE_TAG}",
                             "HEAD", {"Accept": accept}) != 200]
 
 
@@ -84,7 +85,7 @@ def _build_images(node: _Node, dockerd: subprocess.Popen[bytes], names: list[str
         context = node.dir / f"context-{name}"
         shutil.copytree(example / name, context, dirs_exist_ok=True)
         shutil.copy2("/bin/busybox", context / "busybox")  # never committed: taken from busybox-static
-        tag = f"{REGISTRY}/gantry-example/{name}:{IMAGE_TAG}"
+        tag = f"{node.net.registry}/gantry-example/{name}:{IMAGE_TAG}"
         _run(["docker", "build", "--network", "none", "-q", "-t", tag, str(context)],
              where=f"build {name}", timeout=300, env=env)
         _run(["docker", "push", "-q", tag], where=f"push {name}", timeout=120, env=env)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from gantry.errors import GantryError
 
-BRIDGE = "gantry-br0"
-NET_PREFIX = "10.231.47."
-BRIDGE_ADDRESS = NET_PREFIX + "1"
-REGISTRY = BRIDGE_ADDRESS + ":5000"
-NETNS_PREFIX = "gantry-lab-"
 BUILDER = "builder"
-BUILDER_NETNS = "gantry-builder"
-BUILDER_ADDRESS = NET_PREFIX + "2"
+SLOT_VARIABLE = "GANTRY_LAB_SLOT"
+MAX_SLOT = 15
 IMAGES = ("web", "worker")
 IMAGE_TAG = "1.0.0"
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -31,6 +27,70 @@ Log = Callable[[str], None]
 
 class LabError(GantryError):
     """The lab could not be brought up or down."""
+
+
+@dataclass(frozen=True)
+class Net:
+    """The machine-wide names of one lab slot. Several labs can run at once, one per slot (parallel test
+    workers, several developers); slot 0 is the default and keeps the names of a single lab."""
+
+    slot: int = 0
+
+    @property
+    def bridge(self) -> str:
+        return f"gantry-br{self.slot}"
+
+    @property
+    def prefix(self) -> str:
+        return f"10.231.{47 + self.slot}."
+
+    @property
+    def bridge_address(self) -> str:
+        return self.prefix + "1"
+
+    @property
+    def registry(self) -> str:
+        return self.bridge_address + ":5000"
+
+    @property
+    def builder_address(self) -> str:
+        return self.prefix + "2"
+
+    @property
+    def netns_prefix(self) -> str:
+        return "gantry-lab-" if self.slot == 0 else f"gantry-lab{self.slot}-"
+
+    @property
+    def builder_netns(self) -> str:
+        return "gantry-builder" if self.slot == 0 else f"gantry-builder{self.slot}"
+
+    @property
+    def veth_prefix(self) -> str:
+        return "gl-" if self.slot == 0 else f"gl{self.slot}-"
+
+    @property
+    def run_root(self) -> Path:
+        """Runtime sockets live under a short path: a unix socket path has at most 107 bytes."""
+        return Path("/run/gantry-lab") if self.slot == 0 else Path(f"/run/gantry-lab{self.slot}")
+
+    @property
+    def lock_file(self) -> str:
+        return "/run/lock/gantry-lab.lock" if self.slot == 0 else f"/run/lock/gantry-lab{self.slot}.lock"
+
+
+def requested_net(environ: Mapping[str, str] | None = None) -> Net:
+    """The slot named by GANTRY_LAB_SLOT (default 0)."""
+    raw = (os.environ if environ is None else environ).get(SLOT_VARIABLE, "0").strip() or "0"
+    if not raw.isdigit() or int(raw) > MAX_SLOT:
+        raise LabError("lab", f"{SLOT_VARIABLE}={raw!r} is not a slot number", f"use 0 to {MAX_SLOT}")
+    return Net(int(raw))
+
+
+# Slot 0's names, for code and tests that speak of the default lab.
+BRIDGE = Net().bridge
+NET_PREFIX = Net().prefix
+REGISTRY = Net().registry
+NETNS_PREFIX = Net().netns_prefix
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,12 @@ from pathlib import Path
 
 from gantry.lab.model import (
     BUILDER,
-    BUILDER_ADDRESS,
-    BUILDER_NETNS,
     CLEAN_PATH,
     HOLDER_MARK,
-    NET_PREFIX,
-    NETNS_PREFIX,
     PLUGIN_DIRS,
-    REGISTRY,
     LabError,
     Log,
+    Net,
 )
 from gantry.lab.network import _add_netns, _veth
 from gantry.lab.procs import (
@@ -37,8 +33,6 @@ from gantry.lab.procs import (
     _write_atomic,
 )
 
-RUN_ROOT = Path("/run/gantry-lab")
-
 
 @dataclass(frozen=True)
 class _Node:
@@ -49,12 +43,13 @@ class _Node:
     address: str
     dir: Path
     index: int
+    net: Net
 
     @property
     def run_dir(self) -> Path:
         """Runtime sockets live under a short machine-wide path: a unix socket path has at most 107 bytes,
         and a project checked out deep (or a pytest temp dir) would overflow containerd's socket path."""
-        return RUN_ROOT / self.name
+        return self.net.run_root / self.name
 
     @property
     def sock(self) -> Path:
@@ -65,11 +60,11 @@ class _Node:
         return f"172.31.{99 + self.index}.1/24"
 
 
-def _node(state: Path, index: int) -> _Node:
+def _node(state: Path, index: int, net: Net) -> _Node:
     if index == 0:
-        return _Node(BUILDER, BUILDER_NETNS, BUILDER_ADDRESS, state / BUILDER, 0)
-    return _Node(f"lab-{index}", f"{NETNS_PREFIX}{index}", f"{NET_PREFIX}{10 + index}",
-                 state / f"lab-{index}", index)
+        return _Node(BUILDER, net.builder_netns, net.builder_address, state / BUILDER, 0, net)
+    return _Node(f"lab-{index}", f"{net.netns_prefix}{index}", f"{net.prefix}{10 + index}",
+                 state / f"lab-{index}", index, net)
 
 
 def _start_holder(node: _Node) -> int:
@@ -120,7 +115,7 @@ def _start_dockerd(node: _Node, holder: int | None) -> subprocess.Popen[bytes]:
     config = {
         "data-root": str(engine / "data"), "exec-root": str(node.run_dir / "exec"),
         "pidfile": str(engine / "docker.pid"), "hosts": [f"unix://{node.sock}"],
-        "bip": node.bip, "insecure-registries": [REGISTRY], "cgroup-parent": f"/{node.netns}",
+        "bip": node.bip, "insecure-registries": [node.net.registry], "cgroup-parent": f"/{node.netns}",
         "shutdown-timeout": 5, "log-level": "warn",
     }
     _write_atomic(node.dir / "daemon.json", json.dumps(config, indent=2) + "\n")
@@ -180,7 +175,7 @@ def _start_node(node: _Node, client_pub: str, log: Log) -> subprocess.Popen[byte
     shutil.rmtree(node.run_dir, ignore_errors=True)
     node.run_dir.mkdir(parents=True, exist_ok=True)
     node.dir.mkdir(parents=True, exist_ok=True)
-    _add_netns(node.netns, node.address)
+    _add_netns(node.net, node.netns, node.address)
     holder = None
     if node.index:
         (node.dir / "home").mkdir(exist_ok=True)
@@ -202,8 +197,9 @@ def _remove_node(node: _Node, *, keep_dir: bool = False) -> None:
     _kill(_holder_pids(node.dir), grace=1)
     if Path(f"/run/netns/{node.netns}").exists():
         _run(["ip", "netns", "delete", node.netns], where=node.name)
-    if Path(f"/sys/class/net/{_veth(node.netns)}").exists():
-        _run(["ip", "link", "delete", _veth(node.netns)], where=node.name, check=False)
+    veth = _veth(node.net, node.netns)
+    if Path(f"/sys/class/net/{veth}").exists():
+        _run(["ip", "link", "delete", veth], where=node.name, check=False)
     shutil.rmtree(node.run_dir, ignore_errors=True)
     if not keep_dir and node.dir.exists():
         shutil.rmtree(node.dir, ignore_errors=True)

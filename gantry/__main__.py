@@ -1,0 +1,5 @@
+"""`python -m gantry` is the `gantry` command."""
+
+from gantry.cli_main import main
+
+main()

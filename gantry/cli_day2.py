@@ -1,0 +1,242 @@
+"""Day-2 and first-day tasks: `init` (an existing app repository -> Gantry's files)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import json as _json
+import os
+import sys
+import time
+from pathlib import Path
+
+from invoke import Collection, Exit, task
+
+from gantry import init as init_stage
+from gantry.cli_base import root_of, user_errors
+
+FIRST_PROBLEM_LINES = 16
+
+
+def _repo_files(root: Path) -> list[str]:
+    """The files in the folders where compose files live (not a full walk: node_modules can be huge)."""
+    out = []
+    for folder in init_stage.SEARCH_DIRS:
+        d = root / folder if folder else root
+        if d.is_dir():
+            out += [str(p.relative_to(root)) for p in sorted(d.iterdir()) if p.is_file()]
+    return out
+
+
+def _write_new(path: Path, text: str) -> bool:
+    """Create path with text; False (and nothing written) when it exists, even as a dangling symlink."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    return True
+
+
+@task(help={"workflow": "also write .github/workflows/deploy.yml (validate on push, deploy on a v* tag)"})
+@user_errors
+def init(c, workflow=False):
+    """Write environments/staging.yml and prod.yml, secrets.example.env and .gitignore lines for this repo.
+
+    Never overwrites a file; ends with the first problems `gantry validate --env prod` reports.
+    """
+    root = root_of(c)
+    files = _repo_files(root)
+    found = init_stage.find_compose_files(files)
+    texts = {f: (root / f).read_text() for f in (found.all_files if found else [])}
+    gitignore = root / ".gitignore"
+    if gitignore.is_symlink():
+        gitignore = gitignore.resolve()
+    planned = init_stage.plan_files(files, texts, root.name, gitignore=gitignore.read_text()
+                                    if gitignore.is_file() else None, workflow=workflow)
+    print(f"compose files: {', '.join(found.all_files)}")
+    for rel, text in planned.items():
+        if rel == ".gitignore":
+            with open(root / rel, "a") as fh:
+                fh.write(text)
+            added = [line for line in text.splitlines() if line and not line.startswith("#")]
+            print(f"  appended to .gitignore: {', '.join(added)}")
+        elif _write_new(root / rel, text):
+            print(f"  wrote {rel}")
+        else:
+            print(f"  kept {rel} (it exists; not overwritten)")
+    print("\nnext: replace the placeholder hosts, then run `gantry validate --env prod`. It says now:\n")
+    from gantry.cli import validate
+
+    warnings = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(warnings):
+            validate(c, env="prod")
+    except Exit as exc:
+        lines = [line for line in str(exc.message or "").splitlines() if line.strip()]
+        shown = lines[:-1][:FIRST_PROBLEM_LINES]
+        print("\n".join(f"  {line}" for line in shown))
+        if len(lines) - 1 > len(shown):
+            print("  ...")
+        print(f"  {lines[-1]}")
+    count = warnings.getvalue().count("warning: ")
+    if count:
+        print(f"  (and {count} warnings: run `gantry validate --env prod` to see them)")
+
+
+def run_notified(run, environment, secrets: dict[str, str], event: str, release: str, console, redact):
+    """Run a deploy or rollback (run() -> RunResult) and send its outcome to the environment's webhooks."""
+    from gantry import notify
+    from gantry.cli_base import who
+    from gantry.errors import GantryError
+
+    if not environment.notify:
+        return run()
+    started, clock = datetime.datetime.now(datetime.timezone.utc), time.monotonic()
+    try:
+        result = run()
+        doc = result.to_dict()
+    except GantryError as exc:
+        result, doc = exc, {"action": event, "release": release, "outcome": "failed", "exit_code": exc.exit_code,
+                            "error": str(exc), "hosts": []}
+    ended = datetime.datetime.now(datetime.timezone.utc)
+    body = notify.make_document(doc, environment=environment.name, project=environment.project, who=who(),
+                                started=started.isoformat(timespec="seconds"),
+                                ended=ended.isoformat(timespec="seconds"), seconds=time.monotonic() - clock,
+                                redact=redact)
+    sent = notify.send_all(environment.notify, event, body, secrets,
+                           warn=lambda text: console.say(text, always=True), redact=redact)
+    if sent:
+        console.say(f"notified {sent} webhook(s)")
+    if isinstance(result, GantryError):
+        raise result
+    return result
+
+
+@task(help={"env": "environment name", "json": "print a JSON document on stdout"})
+@user_errors
+def drift(c, env=None, json=False):
+    """Compare what runs on every host with its `current` release; exit 0 when none drifted, 6 when one did.
+
+    Reports containers missing or extra, config hashes and image digests that differ from the release,
+    a `current` that points at a missing release, and a lock older than a deploy can take.
+    """
+    from gantry import commands, output
+    from gantry import drift as drift_stage
+    from gantry.cli_base import load_env
+    from gantry.cli_ops import _each_host, _raise_first
+    from gantry.facts import parse_facts, split_sections
+    from gantry.plan import EXIT_CHANGES
+
+    environment = load_env(c, env)
+    project = environment.compose_project
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def read(conn, layout):
+        out = conn.run(commands.read_live(layout, project), step="drift", check=False).stdout
+        facts, s = parse_facts(out), split_sections(out)
+        details = ""
+        if facts.current and facts.current in facts.releases:
+            details = conn.run(commands.drift_details(project, layout, facts.current), step="drift",
+                               check=False).stdout
+        try:
+            manifest = _json.loads("\n".join(s.get("live-manifest", [])) or "{}")
+        except ValueError:
+            manifest = {}
+        return facts, drift_stage.find_drift(
+            facts, "".join(f"{x}\n" for x in s.get("live-compose", [])), manifest if isinstance(manifest, dict)
+            else {}, *drift_stage.parse_details(details), now=now,
+            lock_limit=2 * environment.ssh.command_timeout)
+
+    outcomes = _each_host(environment, read)
+    doc = {"environment": environment.name, "drift": False, "hosts": []}
+    for o in outcomes:
+        if o.error:
+            doc["hosts"].append({"host": o.host, "error": str(o.error)})
+            continue
+        facts, items = o.value
+        doc["drift"] = doc["drift"] or bool(items)
+        doc["hosts"].append({"host": o.host, "release": facts.current, "drift": [vars(d) for d in items]})
+    if json:
+        output.print_json(doc)
+    else:
+        for h in doc["hosts"]:
+            if "error" in h:
+                continue
+            head = f"{h['host']} ({h['release'] or 'no release'}): "
+            print(head + ("no drift" if not h["drift"] else f"{len(h['drift'])} drift(s)"))
+            for d in h["drift"]:
+                print(f"  {d['kind']:<15} {d['service'] or '-':<12} {d['detail']}")
+    _raise_first(outcomes)
+    if doc["drift"]:
+        raise Exit(code=EXIT_CHANGES)
+
+
+@task(help={"env": "environment name", "service": "the compose service to run in", "host": "only this host"})
+@user_errors
+def exec_(c, env=None, service=None, host=None):
+    """Run a command in a service's container on every host (or one): gantry exec --env E --service S -- CMD...
+
+    The container has the live release's environment, secrets included. Output is shown per host; the exit
+    code is the command's (the first non-zero one).
+    """
+    from dataclasses import replace
+
+    from gantry import commands
+    from gantry.cli_base import load_env
+    from gantry.cli_ops import _each_host, _raise_first
+    from gantry.errors import UsageError
+    from gantry.facts import parse_facts
+    from gantry.pipeline import read_secrets
+
+    environment = load_env(c, env)
+    # The words after `--`, from argv itself: Invoke's parser joins its remainder into one string.
+    cmd = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
+    if not service or not cmd:
+        raise UsageError("exec", "give --service and a command after --", "gantry exec --env prod --service web -- "
+                         "sh -c 'echo hi'")
+    if not commands.SERVICE_NAME.match(service):
+        raise UsageError("--service", "is not a service name",
+                         "service names are letters, digits, '.', '_' and '-', not starting with '-'")
+    if host:
+        hosts = [h for h in environment.hosts if host in (h.label, h.address)]
+        if not hosts:
+            raise UsageError(f"--host {host}", "no such host in this environment",
+                             f"hosts: {', '.join(h.label for h in environment.hosts)}")
+        environment = replace(environment, hosts=hosts)
+    project = environment.compose_project
+    secrets, _ = read_secrets(environment, os.environ)
+    from gantry.output import make_redactor
+
+    redact = make_redactor(secrets.values.values())
+
+    def run(conn, layout):
+        facts = parse_facts(conn.run(commands.facts(layout, project), step="exec", check=False).stdout)
+        if not facts.current:
+            raise UsageError(f"{conn.target.label} [exec]", "no release is live on this host", "deploy first")
+        return conn.run(commands.exec_in_service(project, layout, facts.current, service, cmd), step="exec",
+                        check=False)
+
+    outcomes = _each_host(environment, run)
+    codes = []
+    for o in outcomes:
+        if o.error:
+            continue
+        print(f"== {o.host} (exit {o.value.exit_code}) ==")
+        text = redact((o.value.stdout + o.value.stderr).rstrip())
+        if text:
+            print(text)
+        codes.append(o.value.exit_code)
+    _raise_first(outcomes)
+    first = next((code for code in codes if code), 0)
+    if first:
+        raise Exit(code=first)
+
+
+def register(ns: Collection) -> None:
+    ns.add_task(init)
+    ns.add_task(drift)
+    ns.add_task(exec_, name="exec")
