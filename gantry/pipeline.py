@@ -20,7 +20,14 @@ from gantry.errors import ConfigError, Problem, ProblemList
 from gantry.policy.host import HOST_RULES
 from gantry.release import Release, SourceDigest, make_release, sha256_text
 from gantry.secret_sources import AGE_SUFFIX, read_secret_text
-from gantry.secrets import EXAMPLE_FILE, Secrets, load_secrets, missing_example_problem, render_env_file
+from gantry.secrets import (
+    EXAMPLE_FILE,
+    NO_VALUE,
+    Secrets,
+    load_secrets,
+    missing_example_problem,
+    render_env_file,
+)
 
 KEY_VARIABLE = "GANTRY_FINGERPRINT_KEY"  # wins over the key file (a CI job keeps it as a secret)
 KEY_DIR = ".gantry/keys"
@@ -62,6 +69,8 @@ def read_secrets(env: Environment, environ: Mapping[str, str]) -> tuple[Secrets,
         return Secrets(), [exc.problem]
     source = read_secret_text(env, environ)
     secrets, more = load_secrets(example_text, source.text, source.name, environ)
+    if source.problems and source.text is None:  # the source's own problem says it; "no value" would repeat it
+        more = [p for p in more if p.what != NO_VALUE]
     return secrets, source.problems + more
 
 

@@ -21,6 +21,7 @@ from dotenv import dotenv_values
 from gantry.errors import Problem
 
 EXAMPLE_FILE = "secrets.example.env"
+NO_VALUE = "secret has no value"
 MIN_LENGTH = 8  # shorter values cannot be masked in output without garbling it ("web", "1")
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -92,7 +93,7 @@ def load_secrets(
             value, source = from_file[name] or "", file_name
         else:
             problems.append(Problem(
-                f"{EXAMPLE_FILE}: {name}", "secret has no value",
+                f"{EXAMPLE_FILE}: {name}", NO_VALUE,
                 f"set {name} in {file_name} (chmod 600, never committed) or in the job's environment"))
             continue
         if not NAME_PATTERN.match(name):
