@@ -18,20 +18,19 @@ from yaml import YAMLError
 
 from gantry.errors import EXIT_USAGE
 
-HINT = "run `inv --list` for the tasks, `inv --help TASK` for a task's flags"
-
 
 @contextlib.contextmanager
-def _usage_errors() -> Iterator[None]:
+def _usage_errors(binary: str = "inv") -> Iterator[None]:
+    hint = f"run `{binary} --list` for the tasks, `{binary} --help TASK` for a task's flags"
     try:
         yield
     except ParseError as exc:
-        raise Exit(f"error: {_one_line(str(exc))}\n  hint: {HINT}", EXIT_USAGE) from None
+        raise Exit(f"error: {_one_line(str(exc))}\n  hint: {hint}", EXIT_USAGE) from None
     except ValueError as exc:  # Invoke casting a flag's value to its default's type
-        raise Exit(f"error: bad flag value: {_one_line(str(exc))}\n  hint: {HINT}", EXIT_USAGE) from None
+        raise Exit(f"error: bad flag value: {_one_line(str(exc))}\n  hint: {hint}", EXIT_USAGE) from None
     except Exit as exc:
         if exc.code == 1 and exc.message and "not found" in exc.message:  # `--list NO-SUCH-NAMESPACE`
-            raise Exit(f"error: {_one_line(exc.message)}\n  hint: {HINT}", EXIT_USAGE) from None
+            raise Exit(f"error: {_one_line(exc.message)}\n  hint: {hint}", EXIT_USAGE) from None
         raise
 
 
@@ -44,12 +43,15 @@ def _one_line(text: str) -> str:
 class GantryProgram(Program):
     """Invoke's Program; parse errors exit 2 (README, 'Exit codes')."""
 
+    def _shown_name(self) -> str:
+        return "gantry" if "gantry" in (self._binary_names or []) else "inv"
+
     def parse_core(self, argv):  # noqa: D102 - Invoke hook
-        with _usage_errors():
+        with _usage_errors(self._shown_name()):
             super().parse_core(argv)
 
     def parse_tasks(self):  # noqa: D102 - Invoke hook
-        with _usage_errors():
+        with _usage_errors(self._shown_name()):
             super().parse_tasks()
 
     def update_config(self, merge: bool = True):  # noqa: D102 - Invoke hook
@@ -62,7 +64,7 @@ class GantryProgram(Program):
 
     def parse_cleanup(self):  # noqa: D102 - Invoke hook
         try:
-            with _usage_errors():
+            with _usage_errors(self._shown_name()):
                 super().parse_cleanup()
         except BrokenPipeError:  # `inv --list | head`: the reader went away
             sys.stderr.close()
