@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import sys
 from pathlib import Path
 
 from invoke import Collection, task
 
-from gantry import cli_day2, cli_ops, compose, config, output, pipeline
+from gantry import cli_day2, cli_ops, compose, config, output, pipeline, release, yamlio
 from gantry.cli_base import (
     confirm,
     fail,
     finish_run,
+    flag_number,
     git_commit,
     load_env,
     root_of,
@@ -34,6 +36,9 @@ from gantry.errors import EXIT_INVALID, GantryError, ProblemList, UsageError
 from gantry.health import service_specs
 from gantry.init import placeholder_hosts
 from gantry.notify import notify_problems
+
+RELEASE_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{10}\Z")
+LEVELS = ("prod", "lab", "dev", "local")
 
 # -- offline tasks ----------------------------------------------------------------------------------
 
@@ -64,10 +69,15 @@ def validate(c, env=None):
     problems = [str(p) for p in placeholder_hosts(environment)]
     problems += [str(p) for p in prep.problems + prep.secret_problems]
     problems += [str(p) for p in notify_problems(environment, prep.secrets.declared)]
+    missing = config.inventory_problem(environment)
+    if missing and environment.inventory != config.LAB_INVENTORY:
+        problems.append(str(missing))
+    elif missing:
+        print(f"warning: {missing.where}: {missing.what}", file=sys.stderr)
     problems += [str(p) for p in report.problems]
     problems += [f"policy {f.rule}: services.{f.service} {f.path}: {f.message}" for f in report.findings
                  if f.severity == "error" and not f.waived]
-    for w in prep.warnings:
+    for w in environment.warnings + prep.warnings:
         print(f"warning: {w}", file=sys.stderr)
     for f in report.findings:
         if f.severity == "warn" and not f.waived:
@@ -84,6 +94,8 @@ def validate(c, env=None):
 @user_errors
 def render(c, env=None, out=None):
     """Print the merged, interpolated compose file that would be deployed (secrets stay ${NAME})."""
+    if out is not None:
+        release.check_bundle_dir(Path(out))  # before anything is computed or written
     environment = load_env(c, env)
     prep = pipeline.prepare(environment)
     if prep.problems or (out and prep.secret_problems):
@@ -96,15 +108,7 @@ def render(c, env=None, out=None):
     rel = pipeline.build_release(prep, now=datetime.datetime.now(datetime.timezone.utc), who=who(),
                                  git_commit=git_commit(root_of(c)))
     dest = Path(out)
-    dest.mkdir(parents=True, exist_ok=True)
-    for name, (data, mode) in rel.files().items():
-        path = dest / name
-        tmp = dest / f".{name}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+    release.write_bundle(dest, rel.files())
     print(f"release {rel.id} written to {dest}/ (compose.yaml, .env 0600, manifest.json)", file=sys.stderr)
 
 
@@ -120,7 +124,9 @@ def check(c, env=None, file=None, level="prod", allow_registry=None, format="tex
     from gantry import policy
 
     if format not in ("text", "json", "sarif"):
-        raise UsageError("--format", f"unknown format '{format}'", "use text, json or sarif")
+        raise UsageError("--format", f"unknown format {yamlio.excerpt(format)}", "use text, json or sarif")
+    if level not in LEVELS:
+        raise UsageError("--level", f"unknown level {yamlio.excerpt(level)}", f"use one of: {', '.join(LEVELS)}")
     if file and env:
         raise UsageError("--env/-f", "give either --env or -f files, not both", "")
     if file:
@@ -190,7 +196,7 @@ def plan(c, env=None, json=False, per_host=False):
     if json:
         output.print_json(result.to_dict())
     else:
-        fps = {n: prep.secrets.fingerprint(n) for n in prep.secrets.names}
+        fps = rel.manifest.get("secrets", {})
         text = render_plan(result, fingerprints=fps, per_host=per_host)
         print(output.make_redactor(prep.secrets.values.values())(text))
     if result.exit_code:
@@ -202,8 +208,9 @@ def plan(c, env=None, json=False, per_host=False):
             "lock_wait": "wait up to SECONDS for a held lock instead of failing",
             "dry_run": "only show the plan (same as inv plan)"})
 @user_errors
-def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_wait=0.0, dry_run=False):
+def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_wait=None, dry_run=False):
     """Validate, check the policy, then deploy the release to every host with health checks and rollback."""
+    wait = flag_number("lock-wait", lock_wait, 0.0)
     if dry_run:
         return plan(c, env=env, json=json)
     environment, prep, rel, report = _prepared_release(c, env)
@@ -215,7 +222,7 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
     scan_images(environment, sorted({i for i in rel.manifest.get("images", {}).values() if i}), console)
     console.say(f"deploying {rel.id} to {environment.name} ({len(environment.hosts)} hosts)")
     judge = pipeline.image_judge(prep, report, today=today())
-    driver = Driver(run_context(environment, console, redact, judge), action="deploy", lock_wait=float(lock_wait))
+    driver = Driver(run_context(environment, console, redact, judge), action="deploy", lock_wait=wait)
     if driver.ctx.ship_images:  # images.transfer: ssh: every image must be on the deploying side before a lock
         driver.ctx.ship_images.wanted(sorted({i for i in rel.manifest.get("images", {}).values() if i}))
     result = cli_day2.run_notified(lambda: driver.deploy(rel, service_specs(prep.model.data)), environment,
@@ -230,15 +237,19 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
             "json": "print a JSON result on stdout", "quiet": "only the summary", "verbose": "show remote commands",
             "lock_wait": "wait up to SECONDS for a held lock"})
 @user_errors
-def rollback(c, env=None, to=None, yes=False, dry_run=False, json=False, quiet=False, verbose=False, lock_wait=0.0):
+def rollback(c, env=None, to=None, yes=False, dry_run=False, json=False, quiet=False, verbose=False, lock_wait=None):
     """Re-activate a kept release on every host (default: the one live before the current one), after checking
     it is complete on every host, with the same health wait."""
+    wait = flag_number("lock-wait", lock_wait, 0.0)
+    if to is not None and not RELEASE_ID.match(to):
+        raise UsageError("--to", f"{yamlio.excerpt(to)} is not a release id", "e.g. 20261125T231722Z-5ee75ef290; "
+                         "`inv releases --env E` lists them")
     environment = load_env(c, env)
     console = output.Console(quiet=quiet, verbose=verbose)
     # Secrets are not needed to roll back, but when they are at hand, any that a host echoes are masked.
     secrets, _ = pipeline.read_secrets(environment, os.environ)
     redact = output.make_redactor(secrets.values.values())
-    driver = Driver(run_context(environment, console, redact), action="rollback", lock_wait=float(lock_wait))
+    driver = Driver(run_context(environment, console, redact), action="rollback", lock_wait=wait)
     if dry_run:
         print(driver.rollback(to, dry_run=True))
         return

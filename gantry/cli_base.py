@@ -48,6 +48,22 @@ def user_errors(fn):
     return wrapper
 
 
+def flag_number(flag: str, value, default: float, *, integer: bool = False, low: float = 0,
+                high: float = 86400) -> float:
+    """A numeric flag's value, checked here so a typo is a usage error that names the flag (exit 2)."""
+    if value is None:
+        return default
+    try:
+        number = int(str(value), 10) if integer else float(str(value))
+    except ValueError:
+        number = None
+    if number is None or number != number or not low <= number <= high:
+        kind = "a whole number" if integer else "a number"
+        raise UsageError(f"--{flag}", f"expected {kind} from {low:g} to {high:g}, got {str(value)[:40]!r}",
+                         f"e.g. --{flag} {int(default) if integer else default:g}")
+    return number
+
+
 def load_env(c, name: str | None) -> config.Environment:
     if not name:
         known = ", ".join(config.list_environments(root_of(c)))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from invoke import task
 
-from gantry import compose
+from gantry import compose, yamlio
 from gantry.cli_base import user_errors
 from gantry.dotenv import DotenvError, project_environment
 from gantry.errors import ConfigError, UsageError
@@ -20,10 +20,11 @@ from gantry.pipeline import read_text
 
 
 def read_user_file(name: str, flag: str = "-f") -> str:
-    path = Path(name)
-    if not path.is_file():
+    """A file named on the command line: missing is a usage error (exit 2); a directory, a device, a FIFO,
+    non-UTF-8 or oversized content is invalid input (exit 1), said by the one bounded reader."""
+    if not os.path.lexists(name):
         raise UsageError(f"{flag} {name}", "file does not exist", "check the path")
-    return path.read_text()
+    return yamlio.read_text(name, f"{flag} {name}")
 
 
 def _env_files(env_file: list[str], first_dir: Path) -> list[str]:
@@ -72,7 +73,7 @@ def compose_config(c, file=None, env_file=None, profile=None, project_name=None,
                    no_interpolate=False):
     """Merge any compose files like `docker compose config` does (same output shape, same exit status)."""
     if format not in ("yaml", "json"):
-        raise UsageError("--format", f"unknown format '{format}'", "use yaml or json")
+        raise UsageError("--format", f"unknown format {yamlio.excerpt(format)}", "use yaml or json")
     model = load_project(list(file or []), list(env_file or []), list(profile or []),
                          interpolate=not no_interpolate, project_name=project_name)
     for w in model.warnings:

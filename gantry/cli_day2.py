@@ -197,6 +197,9 @@ def exec_(c, env=None, service=None, host=None):
     if not service or not cmd:
         raise UsageError("exec", "give --service and a command after --", "gantry exec --env prod --service web -- "
                          "sh -c 'echo hi'")
+    if not commands.SERVICE_NAME.match(service):
+        raise UsageError("--service", "is not a service name",
+                         "service names are letters, digits, '.', '_' and '-', not starting with '-'")
     environment = only_host(environment, host)
     project = environment.compose_project
     secrets, _ = read_secrets(environment, os.environ)

@@ -8,8 +8,8 @@ import sys
 
 from invoke import Collection, task
 
-from gantry import audit, commands, output
-from gantry.cli_base import confirm, load_env, root_of, user_errors
+from gantry import audit, commands, output, yamlio
+from gantry.cli_base import confirm, flag_number, load_env, root_of, user_errors
 from gantry.deploy import targets_for
 from gantry.errors import GantryError, UsageError
 from gantry.executor import HostConnection, run_parallel
@@ -146,11 +146,12 @@ def releases(c, env=None, json=False):
     _raise_first(outcomes)
 
 
-@task(help={"env": "environment name", "host": "only this host", "limit": "at most N entries (0: all)",
+@task(help={"env": "environment name", "host": "only this host", "limit": "at most N entries (default 20; 0: all)",
             "json": "print a JSON list on stdout"})
 @user_errors
-def history(c, env=None, host=None, limit=20, json=False):
+def history(c, env=None, host=None, limit=None, json=False):
     """Show the audit trail of deploys and rollbacks, merged across hosts, newest first."""
+    count = int(flag_number("limit", limit, 20, integer=True, high=10**6))
     environment = load_env(c, env)
     if host:
         hosts = [h for h in environment.hosts if host in (h.label, h.address)]
@@ -162,7 +163,7 @@ def history(c, env=None, host=None, limit=20, json=False):
         environment = replace(environment, hosts=hosts)
     outcomes = _each_host(environment, lambda conn, layout: parse_audit(
         conn.run(commands.read_audit(layout), step="history").stdout).records)
-    rows = audit.merge_histories({o.host: o.value for o in outcomes if not o.error}, limit=int(limit))
+    rows = audit.merge_histories({o.host: o.value for o in outcomes if not o.error}, limit=count)
     if json:
         output.print_json(rows)
     else:
@@ -172,13 +173,17 @@ def history(c, env=None, host=None, limit=20, json=False):
     _raise_first(outcomes)
 
 
-@task(help={"env": "environment name", "service": "service name (default: all)", "lines": "lines per host"})
+@task(help={"env": "environment name", "service": "service name (default: all)",
+            "lines": "lines per host (default 50)"})
 @user_errors
-def logs(c, env=None, service=None, lines=50):
+def logs(c, env=None, service=None, lines=None):
     """Show the last log lines of a service on every host."""
+    count = int(flag_number("lines", lines, 50, integer=True, high=10**6))
+    if service is not None and not commands.SERVICE_NAME.match(service):
+        raise UsageError("--service", f"{yamlio.excerpt(service)} is not a service name",
+                         "service names are letters, digits, '.', '_' and '-', not starting with '-'")
     environment = load_env(c, env)
-    argv = ("docker", "compose", "-p", environment.compose_project, "logs", "--no-color", "--tail", str(int(lines)),
-            *((service,) if service else ()))
+    argv = commands.compose_logs(environment.compose_project, count, service)
     outcomes = _each_host(environment, lambda conn, layout: conn.run(argv, step="logs", check=False))
     for o in outcomes:
         if o.error:
@@ -208,12 +213,13 @@ def lock_release(c, env=None, yes=False):
     _raise_first(outcomes)
 
 
-@task(help={"hosts": "how many lab hosts"})
+@task(help={"hosts": "how many lab hosts (default 3)"})
 @user_errors
-def lab_up(c, hosts=3):
+def lab_up(c, hosts=None):
     """Bring up local lab hosts (network namespaces with sshd + dockerd) and a registry with the app images."""
     from gantry import lab
 
+    hosts = int(flag_number("hosts", hosts, 3, integer=True, low=1, high=50))
     root = root_of(c)
     up = lab.lab_up(root, int(hosts), log=lambda m: print(m, file=sys.stderr))
     for env_name in ("lab", "local"):

@@ -11,6 +11,8 @@ share a host):
 
 from __future__ import annotations
 
+import posixpath
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -28,11 +30,29 @@ from gantry.shell import (
 )
 
 MARK = "--gantry:"  # section markers in the facts output; parsed by gantry.facts
+SERVICE_NAME = re.compile(r"[a-zA-Z0-9._][a-zA-Z0-9._-]*\Z")  # Compose's pattern, minus a leading '-'
+
+
+def _child(base: str, name: str) -> str:
+    """`base/name` for one path part that cannot climb out of base (no '/', not '.' or '..', no leading '-',
+    no control characters). Odd but harmless names a host may hold (`lost+found`) are fine: argvs are quoted."""
+    path = f"{base}/{name}"
+    if (not name or name in (".", "..") or name.startswith("-") or "/" in name or not name.isprintable()
+            or posixpath.dirname(posixpath.normpath(path)) != base):
+        raise ValueError(f"refusing a remote path outside {base}: {name[:40]!r}")
+    return path
 
 
 @dataclass(frozen=True)
 class Layout:
+    """Every remote path, built from validated parts under `base` (`<deploy_path>/<project>/<env>`)."""
+
     base: str
+
+    def __post_init__(self) -> None:
+        norm = posixpath.normpath(self.base)
+        if not self.base.startswith("/") or norm != self.base or norm.count("/") < 2 or not self.base.isprintable():
+            raise ValueError(f"refusing a deploy base that is not a plain absolute path: {self.base[:80]!r}")
 
     @property
     def releases(self) -> str:
@@ -55,10 +75,10 @@ class Layout:
         return f"{self.base}/deploys.jsonl"
 
     def release(self, rid: str) -> str:
-        return f"{self.releases}/{rid}"
+        return _child(self.releases, rid)
 
     def incoming(self, rid: str) -> str:
-        return f"{self.releases}/.incoming-{rid}"
+        return f"{self.releases}/.incoming-{_child(self.releases, rid).rsplit('/', 1)[1]}"
 
 
 def marker(name: str) -> Argv:
@@ -134,7 +154,7 @@ def compose_up(project: str, layout: Layout, rid: str) -> Argv:
 def pull_and_up(project: str, layout: Layout, rid: str, images: Sequence[str]) -> Command:
     """One round trip: pull only when an image is missing (asking the engine is far cheaper than a
     `compose pull`), `up -d`, then print the images' digests for the manifest."""
-    have = quiet(write_to(argv("docker", "image", "inspect", "--format", "{{.Id}}", *images), "/dev/null"))
+    have = quiet(write_to(argv("docker", "image", "inspect", "--format", "{{.Id}}", "--", *images), "/dev/null"))
     pull = or_else(have, compose_pull(project, layout, rid)) if images else compose_pull(project, layout, rid)
     steps: list[Command] = [marker("t0"), host_time(), pull, compose_up(project, layout, rid), marker("up-done")]
     if images:
@@ -143,7 +163,13 @@ def pull_and_up(project: str, layout: Layout, rid: str, images: Sequence[str]) -
 
 
 def compose_stop(project: str, layout: Layout, rid: str, services: Sequence[str] = ()) -> Argv:
-    return compose(project, layout, rid, "stop", *services)
+    return compose(project, layout, rid, "stop", *(("--", *services) if services else ()))
+
+
+def compose_logs(project: str, lines: int, service: str | None = None) -> Argv:
+    """The last log lines of the project's containers (of one service)."""
+    return argv("docker", "compose", "-p", project, "logs", "--no-color", "--tail", str(lines),
+                *(("--", service) if service else ()))
 
 
 PS_FORMAT = ('{"ID":{{json .ID}},"Name":{{json .Names}},"Service":{{json (.Label "com.docker.compose.service")}},'
@@ -195,6 +221,7 @@ def verify_release(layout: Layout, rid: str) -> Command:
     rel = layout.release(rid)
     return sequence(
         marker("sums"), quiet(argv("sha256sum", "--", f"{rel}/compose.yaml", f"{rel}/.env")),
+        marker("env-digest"), quiet(argv("cat", f"{rel}/.env.sha256")),
         marker("manifest"), quiet(argv("cat", f"{rel}/manifest.json")),
         marker("compose"), quiet(argv("cat", f"{rel}/compose.yaml")),
         marker("verify-end"),
@@ -202,29 +229,29 @@ def verify_release(layout: Layout, rid: str) -> Command:
 
 
 def inspect_health(containers: Sequence[str]) -> Argv:
-    return argv("docker", "inspect", "--format", "{{.Name}} {{json .State}}", *containers)
+    return argv("docker", "inspect", "--format", "{{.Name}} {{json .State}}", "--", *containers)
 
 
 def container_logs(container: str, lines: int = 20) -> Argv:
-    return argv("docker", "logs", "--tail", str(lines), container)
+    return argv("docker", "logs", "--tail", str(lines), "--", container)
 
 
 def image_digests(images: Sequence[str]) -> Argv:
     """One line per image: its tags and its registry digests (parsed by facts.parse_image_digests)."""
-    return argv("docker", "image", "inspect", "--format", "{{json .RepoTags}} {{json .RepoDigests}}", *images)
+    return argv("docker", "image", "inspect", "--format", "{{json .RepoTags}} {{json .RepoDigests}}", "--", *images)
 
 
 def image_config(images: Sequence[str]) -> Argv:
     """The USER and HEALTHCHECK baked into each image present on the host (absent ones print nothing)."""
     return argv("docker", "image", "inspect", "--format",
-                "{{json .RepoTags}} {{json .Config.User}} {{json .Config.Healthcheck}}", *images)
+                "{{json .RepoTags}} {{json .Config.User}} {{json .Config.Healthcheck}}", "--", *images)
 
 
 def pin_images(pins: Mapping[str, str]) -> Command:
     """Point each tag back at its recorded digest (pulling it if it is gone), so a rollback runs the same bytes."""
-    return and_then(*(and_then(or_else(quiet(argv("docker", "image", "inspect", "--format", "{{.Id}}", digest)),
-                                       argv("docker", "pull", "-q", digest)),
-                               argv("docker", "tag", digest, tag)) for tag, digest in sorted(pins.items())))
+    return and_then(*(and_then(or_else(quiet(argv("docker", "image", "inspect", "--format", "{{.Id}}", "--", digest)),
+                                       argv("docker", "pull", "-q", "--", digest)),
+                               argv("docker", "tag", "--", digest, tag)) for tag, digest in sorted(pins.items())))
 
 
 def write_file_atomic(path: str, content: str) -> Command:
@@ -235,7 +262,7 @@ def write_file_atomic(path: str, content: str) -> Command:
 
 def switch_current(layout: Layout, rid: str) -> Command:
     """Point `current` at a release by renaming a new symlink over it (atomic)."""
-    tmp = f"{layout.base}/.current-{rid}"
+    tmp = f"{layout.base}/.current-{_child(layout.releases, rid).rsplit('/', 1)[1]}"
     return and_then(
         argv("test", "-d", layout.release(rid)),
         argv("ln", "-sfn", f"releases/{rid}", tmp),
@@ -313,12 +340,12 @@ def drift_details(project: str, layout: Layout, rid: str) -> Command:
 
 def exec_in_service(project: str, layout: Layout, rid: str, service: str, cmd: Sequence[str]) -> Argv:
     """Run cmd in the service's running container of release rid (it has the release's environment)."""
-    return compose(project, layout, rid, "exec", "-T", service, *cmd)
+    return compose(project, layout, rid, "exec", "-T", "--", service, *cmd)
 
 
 def shell_in_service(project: str, layout: Layout, rid: str, service: str, cmd: Sequence[str] = ("sh",)) -> Argv:
     """An interactive command (a shell) in the service's running container of release rid, on a TTY."""
-    return compose(project, layout, rid, "exec", service, *cmd)
+    return compose(project, layout, rid, "exec", "--", service, *cmd)
 
 
 RELEASE_FILES = ("compose.yaml", ".env", "manifest.json")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import difflib
+import os
 import types
 import typing
 from collections.abc import Mapping
@@ -17,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
-import yaml
-
+from gantry import yamlio
+from gantry.config_checks import check_name, check_values
 from gantry.errors import ConfigError, Problem, ProblemList, UsageError
 
 ENV_DIR = "environments"
@@ -140,6 +141,7 @@ class Environment:
     name: str = field(default="", metadata={"internal": True})
     root: str = field(default="", metadata={"internal": True})
     source: str = field(default="", metadata={"internal": True})
+    warnings: tuple[str, ...] = field(default=(), metadata={"internal": True})
 
     @property
     def compose_project(self) -> str:
@@ -156,9 +158,9 @@ _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a b
                datetime.date: "a date (YYYY-MM-DD)"}
 
 
-def _describe(value: Any) -> str:
+def _describe(value: Any, echo: bool = True) -> str:
     if isinstance(value, str):
-        return f'"{value}"'
+        return yamlio.excerpt(value) if echo else "a text"
     if value is None:
         return "nothing"
     if isinstance(value, bool):
@@ -173,15 +175,22 @@ def _describe(value: Any) -> str:
 class _Walker:
     """Binds a plain YAML tree to dataclasses, collecting every problem."""
 
-    def __init__(self, source: str, marks: Mapping[str, tuple[int, int]]) -> None:
+    def __init__(self, source: str, marks: Mapping[str, tuple[int, int]], *, echo: bool = True,
+                 texts: Mapping[str, str] | None = None) -> None:
         self.source = source
         self.marks = marks
+        self.texts = texts or {}  # key path -> the scalar as written, so a str field keeps `1.10` as `1.10`
+        self.echo = echo  # False for files that may not be config at all (an inventory): never quote values
         self.problems: list[Problem] = []
 
     def fail(self, path: str, what: str, hint: str = "") -> None:
+        self.problems.append(self.located(path, path, what, hint))
+
+    def located(self, path: str, shown: str, what: str, hint: str) -> Problem:
+        """A problem at `path`'s line and column, naming the key path `shown`."""
         mark = self.marks.get(path)
         where = f"{self.source}:{mark[0]}:{mark[1]}" if mark else self.source
-        self.problems.append(Problem(f"{where}: {path}" if path else where, what, hint))
+        return Problem(f"{where}: {shown}" if shown else where, what, hint)
 
     def bind(self, tp: Any, value: Any, path: str) -> Any:
         origin = typing.get_origin(tp)
@@ -206,7 +215,9 @@ class _Walker:
         if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
         if tp is str and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)  # a port-like or version-like plain value: accepted as text
+            return self.texts.get(path, str(value))  # a port-like or version-like plain value, as written
+        if tp is str and isinstance(value, str):
+            return str(value)  # a plain str, also for a date-like YamlTimestamp
         if tp is datetime.date and isinstance(value, str):
             try:
                 return datetime.date.fromisoformat(value)
@@ -217,7 +228,7 @@ class _Walker:
         return self.wrong(path, _TYPE_NAMES.get(tp, tp.__name__), value)
 
     def wrong(self, path: str, expected: str, value: Any) -> None:
-        self.fail(path, f"expected {expected}, got {_describe(value)}")
+        self.fail(path, f"expected {expected}, got {_describe(value, self.echo)}")
         return None
 
     def bind_dataclass(self, cls: type, value: Any, path: str) -> Any:
@@ -231,8 +242,9 @@ class _Walker:
             sub = f"{path}.{key}" if path else str(key)
             if key not in fields:
                 close = difflib.get_close_matches(str(key), list(fields), n=1)
-                self.fail(sub, "unknown key", f"did you mean '{close[0]}'?" if close
-                          else f"known keys: {', '.join(sorted(fields))}")
+                where, what = (sub, "unknown key") if self.echo else (path, "an unknown key")
+                self.problems.append(self.located(sub, where, what, f"did you mean '{close[0]}'?" if close
+                                                  else f"known keys: {', '.join(sorted(fields))}"))
                 continue
             kwargs[key] = self.bind(hints[key], item, sub)
         for name, f in fields.items():
@@ -244,33 +256,23 @@ class _Walker:
         return cls(**kwargs)
 
 
-def _marks(node: yaml.Node, path: str = "", out: dict | None = None) -> dict[str, tuple[int, int]]:
-    out = {} if out is None else out
-    out.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            key = str(k.value)
-            sub = f"{path}.{key}" if path else key
-            out[sub] = (k.start_mark.line + 1, k.start_mark.column + 1)
-            _marks(v, sub, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            _marks(v, f"{path}[{i}]", out)
-    return out
+def parse_yaml(text: str, source: str) -> yamlio.Document:
+    """Read one YAML document with the compose files' YAML 1.2 rules (duplicate keys are errors)."""
+    documents = yamlio.load_documents(text, source)
+    if len(documents) > 1:
+        raise ConfigError(source, f"holds {len(documents)} YAML documents", "keep one document (remove '---')")
+    return documents[0] if documents else yamlio.Document(None)
 
 
-def parse_yaml(text: str, source: str) -> tuple[Any, dict[str, tuple[int, int]]]:
-    """Safe-load YAML, returning the tree and the line/column of every key path."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        raise ConfigError(where, f"invalid YAML: {exc.problem}", "fix the syntax at that line") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, f"invalid YAML: {exc}", "fix the file's syntax") from None
-    return data, (_marks(node) if node is not None else {})
+def _string_marks(doc: yamlio.Document) -> dict[str, tuple[int, int]]:
+    """Marks by key path text (`hosts[1].port`): a key's own position where there is one."""
+    marks = {yamlio.format_path(p): m for p, m in doc.marks.items()}
+    marks.update({yamlio.format_path(p): m for p, m in doc.key_marks.items()})
+    return marks
+
+
+def _string_texts(doc: yamlio.Document) -> dict[str, str]:
+    return {yamlio.format_path(p): text for p, (text, _) in doc.texts.items()}
 
 
 def list_environments(root: Path) -> list[str]:
@@ -286,8 +288,12 @@ def default_compose_files(root: Path, name: str) -> list[str]:
 
 def load_environment(root: Path, name: str) -> Environment:
     """Read and validate environments/<name>.yml (and its inventory file, if any)."""
+    bad = check_name("environment", name)
+    if bad:
+        raise UsageError(f"--env {yamlio.excerpt(name, 40)}", bad,
+                         f"environments: {', '.join(list_environments(root))}")
     path = root / ENV_DIR / f"{name}.yml"
-    if not path.is_file():
+    if not path.exists():
         known = list_environments(root)
         close = difflib.get_close_matches(name, known, n=1)
         raise UsageError(
@@ -296,10 +302,16 @@ def load_environment(root: Path, name: str) -> Environment:
             (f"did you mean '{close[0]}'? " if close else "") + f"environments: {', '.join(known) or 'none'}",
         )
     source = f"{ENV_DIR}/{name}.yml"
-    env = bind_environment(path.read_text(), source)
+    env = bind_environment(yamlio.read_text(path, source), source)
     hosts = list(env.hosts)
-    if env.inventory and (root / env.inventory).is_file():
+    if env.inventory and os.path.lexists(root / env.inventory):
         hosts += load_inventory(root, env.inventory, source)
+    labels = [h.label for h in hosts] + [f"{h.address}:{h.port}" for h in hosts]
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise ProblemList([Problem(f"{source}: hosts", f"host {yamlio.excerpt(d)} is listed more than once"
+                                   + (f" (with {env.inventory})" if env.inventory else ""),
+                                   "give every host a unique name (or address)") for d in dupes])
     return dataclasses.replace(
         env, hosts=hosts, name=name, root=str(root), source=source,
         compose_files=env.compose_files or default_compose_files(root, name),
@@ -307,48 +319,70 @@ def load_environment(root: Path, name: str) -> Environment:
     )
 
 
+LAB_INVENTORY = ".gantry/lab/inventory.yml"  # written by `inv lab.up`; absent until then
+
+
+def inventory_problem(env: Environment) -> Problem | None:
+    """An inventory file that does not exist: the environment silently has none of its hosts.
+
+    The lab's own inventory only exists while the lab is up, so for it this is a warning (see cli.validate).
+    """
+    if env.inventory and not os.path.lexists(Path(env.root) / env.inventory):
+        hint = "run `inv lab.up` first" if env.inventory == LAB_INVENTORY else "fix the path"
+        return Problem(f"{env.source}: inventory", f"{env.inventory} does not exist (no hosts from it)", hint)
+    return None
+
+
 def bind_environment(text: str, source: str) -> Environment:
-    data, marks = parse_yaml(text, source)
-    walker = _Walker(source, marks)
-    env = walker.bind(Environment, data if data is not None else {}, "")
+    doc = parse_yaml(text, source)
+    data = doc.data if doc.data is not None else {}
+    warnings: list[str] = []
+    if isinstance(data, dict) and isinstance(data.get("variables"), dict):
+        data = {**data, "variables": _variables_as_written(data["variables"], doc, source, warnings)}
+    walker = _Walker(source, _string_marks(doc), texts=_string_texts(doc))
+    env = walker.bind(Environment, data, "")
     if not walker.problems:
-        walker.problems.extend(_check_values(env, source))
+        walker.problems.extend(check_values(env, source))
     if walker.problems:
         raise ProblemList(walker.problems)
-    return env
+    return dataclasses.replace(env, warnings=tuple(warnings))
 
 
-def _check_values(env: Environment, source: str) -> list[Problem]:
-    """Value rules the types cannot express."""
-    out = []
-    if env.policy.level not in ("prod", "lab", "dev", "local"):
-        out.append(Problem(f"{source}: policy.level", f"unknown level '{env.policy.level}'",
-                           "use one of: prod, lab, dev, local"))
-    if env.policy.scan.severity.upper() not in ("LOW", "MEDIUM", "HIGH", "CRITICAL"):
-        out.append(Problem(f"{source}: policy.scan.severity", f"unknown severity '{env.policy.scan.severity}'",
-                           "use LOW, MEDIUM, HIGH or CRITICAL"))
-    if env.rollout.rollback not in ("fleet", "host"):
-        out.append(Problem(f"{source}: rollout.rollback", f"unknown mode '{env.rollout.rollback}'",
-                           "use fleet or host"))
-    if env.images.transfer not in ("registry", "ssh"):
-        out.append(Problem(f"{source}: images.transfer", f"unknown transfer '{env.images.transfer}'",
-                           "use registry (hosts pull) or ssh (docker save | ssh docker load)"))
-    if env.keep_releases < 2:
-        out.append(Problem(f"{source}: keep_releases", "must be at least 2",
-                           "the current and the previous release are always kept"))
-    if not env.deploy_path.startswith("/"):
-        out.append(Problem(f"{source}: deploy_path", "must be an absolute path", "e.g. /srv/gantry"))
-    for i, h in enumerate(env.hosts):
-        if not 0 < h.port < 65536:
-            out.append(Problem(f"{source}: hosts[{i}].port", f"{h.port} is not a TCP port", "use 1-65535"))
+def _variables_as_written(variables: dict, doc: yamlio.Document, source: str, warnings: list[str]) -> dict:
+    """A variable is text: keep each scalar as written (`1.10` stays "1.10", `0777` stays "0777").
+
+    Warn where an unquoted value reads differently under YAML 1.1 (PyYAML, Ansible, older tools).
+    """
+    out = {}
+    for key, value in variables.items():
+        text = doc.texts.get(("variables", key))
+        if value is None or isinstance(value, (dict, list)) or text is None:
+            out[key] = value
+            continue
+        out[key], plain = text
+        old = yamlio.yaml11_reading(text[0]) if plain else text[0]
+        old = str(old).lower() if isinstance(old, bool) else str(old)
+        if old != text[0]:
+            line, col = doc.marks.get(("variables", key), (0, 0))
+            warnings.append(f"{source}:{line}:{col}: variables.{key}: the unquoted value {yamlio.excerpt(text[0])} is "
+                            f"used as written, but YAML 1.1 tools read it as {yamlio.excerpt(str(old))}; "
+                            "quote it to say which you mean")
     return out
 
 
 def load_inventory(root: Path, rel: str, source: str) -> list[Host]:
-    path = root / rel
-    data, marks = parse_yaml(path.read_text(), rel)
-    walker = _Walker(rel, marks)
-    hosts = walker.bind(list[Host], data or [], "")
+    """A YAML list of hosts. Its values are never quoted in errors: the path may name any file."""
+    doc = parse_yaml(yamlio.read_text(root / rel, rel), rel)
+    walker = _Walker(rel, _string_marks(doc), echo=False, texts=_string_texts(doc))
+    if doc.data is not None and not isinstance(doc.data, list):
+        raise ConfigError(f"{rel}:1:1", f"expected a list of hosts, got {_describe(doc.data, False)}",
+                          f"check `inventory:` in {source}")
+    hosts = walker.bind(list[Host], doc.data or [], "")
+    if walker.problems:
+        raise ProblemList(walker.problems)
+    for i, h in enumerate(hosts):
+        if not 0 < h.port < 65536:
+            walker.fail(f"[{i}].port", f"{h.port} is not a TCP port", "use 1-65535")
     if walker.problems:
         raise ProblemList(walker.problems)
     return hosts

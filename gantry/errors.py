@@ -3,7 +3,7 @@
 Exit codes (documented in the README):
   0  success
   1  invalid input: config, compose files, secrets, policy errors
-  2  usage error: unknown environment, bad flag combination
+  2  usage error: unknown task, flag or environment, a missing or bad flag value or choice
   3  deploy failed (a host was rolled back, or is unhealthy)
   4  a host could not be reached or refused our key check
   5  the deploy lock is held by someone else

@@ -25,8 +25,9 @@ import tenacity
 from fabric import Config, Connection
 from paramiko.ssh_exception import NoValidConnectionsError
 
-from gantry.errors import GantryError, HostError, HostKeyError, UnreachableError
+from gantry.errors import ConfigError, GantryError, HostError, HostKeyError, UnreachableError
 from gantry.shell import Command, display, render
+from gantry.yamlio import read_text
 
 T = TypeVar("T")
 
@@ -218,12 +219,33 @@ def _fabric_config() -> Config:
     return Config(overrides={"load_ssh_configs": False})
 
 
+KNOWN_HOSTS_LIMIT = 64 << 20  # a fleet's known_hosts can be far larger than a config file
+
+
 @functools.lru_cache(maxsize=8)
 def _known_hosts(path: str) -> paramiko.HostKeys:
-    """A known_hosts file, parsed once per run (an empty set when it does not exist)."""
+    """A known_hosts file, parsed once per run (an empty set when it does not exist).
+
+    A line that is not `names keytype base64-key` is an error naming the file and line, never its text
+    (the path may name any file, e.g. by mistake /etc/passwd or a secrets file).
+    """
     keys = paramiko.HostKeys()
-    if os.path.isfile(path):
-        keys.load(path)
+    if not os.path.lexists(path):
+        return keys
+    for number, raw in enumerate(read_text(path, path, limit=KNOWN_HOSTS_LIMIT).splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith(("#", "@")):  # comments; @cert-authority/@revoked are not used here
+            continue
+        try:
+            entry = paramiko.hostkeys.HostKeyEntry.from_line(line, number)
+        except Exception:  # noqa: BLE001 - paramiko raises several kinds, all carrying the line's text
+            entry = None
+        if entry is None:
+            raise ConfigError(f"{path}:{number}", "is not a known_hosts line (host names, key type, base64 key)",
+                              "fix or remove that line; check ssh.known_hosts in the environment file")
+        if entry.key is not None:
+            for name in entry.hostnames:
+                keys.add(name, entry.key.get_name(), entry.key)
     return keys
 
 

@@ -341,8 +341,10 @@ class ReleaseCheck:
 def parse_release_check(text: str, rid: str) -> ReleaseCheck:
     """The output of commands.verify_release: every file present, hashes matching the manifest.
 
-    The manifest records the compose file's sha256 and the content hash of compose file plus .env (see
-    release.content_hash), which the release id ends with; the .env is hashed on the host, never read.
+    The manifest records the compose file's sha256 and the content hash, which the release id ends with;
+    the .env is hashed on the host, never read, and checked against `.env.sha256` (0600) beside it, since
+    the content hash keys its .env part (release.combine_hashes). A release made before that file existed
+    is checked against an unkeyed content hash.
     """
     from gantry.release import combine_hashes
 
@@ -353,6 +355,7 @@ def parse_release_check(text: str, rid: str) -> ReleaseCheck:
         if len(digest) == 64:
             sums[path.rsplit("/", 1)[-1]] = digest
     problems = [f"{name} is missing" for name in ("compose.yaml", ".env") if name not in sums]
+    env_digest = "".join(s.get("env-digest", [])).strip()
     manifest_text = "\n".join(s.get("manifest", [])).strip()
     manifest: dict = {}
     if not manifest_text:
@@ -365,7 +368,9 @@ def parse_release_check(text: str, rid: str) -> ReleaseCheck:
     if manifest and not problems:
         if manifest.get("compose_sha256") != sums["compose.yaml"]:
             problems.append("compose.yaml does not match the sha256 in manifest.json (altered)")
-        elif combine_hashes(sums["compose.yaml"], sums[".env"]) != manifest.get("content_hash"):
+        elif env_digest and env_digest != sums[".env"]:
+            problems.append(".env does not match its digest in .env.sha256 (altered)")
+        elif not env_digest and combine_hashes(sums["compose.yaml"], sums[".env"]) != manifest.get("content_hash"):
             problems.append(".env does not match the content hash in manifest.json (altered)")
         elif hash_of_release_id(rid) != manifest.get("content_hash"):
             problems.append("manifest.json belongs to another release (its content hash differs from the id)")

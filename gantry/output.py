@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,19 +22,27 @@ def use_color(stream: TextIO) -> bool:
 
 
 def make_redactor(values: Iterable[str]):
-    """Replace every secret value (longest first) with ***.
+    """Replace every secret value (longest first) with ***, where it stands as a whole token.
 
-    Values under 3 characters are left alone: masking every "1" in the output would garble it, and such a
-    value protects nothing anyway (validation can be taught to refuse them).
+    A value is masked only where it is not part of a longer word (`web` in `webapp` stays), so a secret
+    that happens to equal a service name cannot garble a plan; validation refuses values too short to
+    mask (secrets.MIN_LENGTH). Values under 3 characters are never masked.
     """
     secrets = sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
+    if not secrets:
+        return lambda text: text
+    pattern = re.compile("|".join(_whole(v) for v in secrets))
 
     def redact(text: str) -> str:
-        for value in secrets:
-            text = text.replace(value, "***")
-        return text
+        return pattern.sub("***", text)
 
     return redact
+
+
+def _whole(value: str) -> str:
+    before = r"(?<!\w)" if re.match(r"\w", value[0]) else ""
+    after = r"(?!\w)" if re.match(r"\w", value[-1]) else ""
+    return before + re.escape(value) + after
 
 
 @dataclass

@@ -10,17 +10,28 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
+import secrets as pysecrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gantry import compose, policy
+from gantry import compose, policy, yamlio
 from gantry.config import Environment
 from gantry.errors import ConfigError, Problem, ProblemList
 from gantry.policy.host import HOST_RULES
 from gantry.release import Release, SourceDigest, make_release, sha256_text
-from gantry.secret_sources import read_secret_text
-from gantry.secrets import EXAMPLE_FILE, Secrets, load_secrets, render_env_file
+from gantry.secret_sources import AGE_SUFFIX, read_secret_text
+from gantry.secrets import (
+    EXAMPLE_FILE,
+    NO_VALUE,
+    Secrets,
+    load_secrets,
+    missing_example_problem,
+    render_env_file,
+)
+
+KEY_VARIABLE = "GANTRY_FINGERPRINT_KEY"  # wins over the key file (a CI job keeps it as a secret)
+KEY_DIR = ".gantry/keys"
 
 
 @dataclass(frozen=True)
@@ -40,21 +51,34 @@ def read_sources(env: Environment) -> list[compose.SourceFile]:
     files = []
     for rel in env.compose_files:
         path = root / rel
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise ConfigError(f"{env.source}: compose_files", f"{rel} does not exist",
                               "fix the path (relative to the project root)")
-        files.append(compose.SourceFile(rel, path.read_text()))
+        files.append(compose.SourceFile(rel, yamlio.read_text(path, rel)))
     return files
 
 
 def read_secrets(env: Environment, environ: Mapping[str, str]) -> tuple[Secrets, list[Problem]]:
+    """The secrets; a secrets file that is a directory, a FIFO or a dangling link is a problem, not absent."""
     root = Path(env.root)
     example = root / EXAMPLE_FILE
-    if not example.is_file():
-        return Secrets(), []
+    if not os.path.lexists(example):
+        return Secrets(), []  # prepare() says whether that is a problem
+    try:
+        example_text = yamlio.read_text(example, EXAMPLE_FILE)
+    except ConfigError as exc:
+        return Secrets(), [exc.problem]
     source = read_secret_text(env, environ)
-    secrets, more = load_secrets(example.read_text(), source.text, source.name, environ)
+    secrets, more = load_secrets(example_text, source.text, source.name, environ)
+    if source.problems and source.text is None:  # the source's own problem says it; "no value" would repeat it
+        more = [p for p in more if p.what != NO_VALUE]
     return secrets, source.problems + more
+
+
+def secrets_source_present(env: Environment) -> bool:
+    """Whether the environment names a source of secret values (a command, an age file or a plain file)."""
+    plain = Path(env.root) / env.secrets_file
+    return bool(env.secrets.command) or os.path.lexists(plain) or os.path.lexists(f"{plain}{AGE_SUFFIX}")
 
 
 def project_dir(env: Environment) -> str:
@@ -63,8 +87,8 @@ def project_dir(env: Environment) -> str:
 
 
 def read_text(path: str) -> str:
-    """A file a compose file names (extends.file, env_file, label_file)."""
-    return Path(path).read_text()
+    """A file a compose file names (extends.file, env_file, label_file), through the one bounded reader."""
+    return yamlio.read_text(path, path)
 
 
 def with_env_file_secrets(secrets: Secrets, problems: list[Problem], from_env_files: Mapping[str, str],
@@ -81,6 +105,36 @@ def with_env_file_secrets(secrets: Secrets, problems: list[Problem], from_env_fi
     kept = [p for p in problems if not any(p.where == f"{EXAMPLE_FILE}: {n}" and n not in referenced
                                            for n in from_env_files)]
     return Secrets(values, sources, secrets.declared), kept
+
+
+def fingerprint_key(env: Environment, environ: Mapping[str, str]) -> bytes:
+    """This environment's key for secret fingerprints, kept on the deploying side (created once, 0600)."""
+    if environ.get(KEY_VARIABLE):
+        return environ[KEY_VARIABLE].encode("utf-8", "surrogateescape")
+    folder = Path(env.root) / KEY_DIR
+    path = folder / f"{env.name}.key"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return _read_key(path, f"{KEY_DIR}/{env.name}.key")
+    key = pysecrets.token_hex(32).encode()
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key + b"\n")
+    return key
+
+
+def _read_key(path: Path, shown: str) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise ConfigError(shown, f"cannot be read ({exc.strerror})",
+                          "it must be a regular file (not a link); delete it to make a new key") from None
+    with os.fdopen(fd, "rb") as fh:
+        key = fh.read(4096).strip()
+    if len(key) < 16:
+        raise ConfigError(shown, "holds no key", "delete it to make a new one")
+    return key
 
 
 def make_lookup(env: Environment, secrets: Secrets, environ: Mapping[str, str]):
@@ -111,6 +165,11 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
         raise ProblemList([*secret_problems, exc.problem]) from None
     secrets, secret_problems = with_env_file_secrets(secrets, secret_problems, model.env_file_secrets,
                                                      {ref.name for ref in model.references})
+    if not os.path.lexists(Path(env.root) / EXAMPLE_FILE):
+        unresolved = {r.name for r in model.references if lookup(r.name) is None and not r.has_default}
+        bad = missing_example_problem(env.secrets_file, secrets_source_present(env), len(unresolved))
+        if bad:
+            problems.append(bad)
     for ref in model.references:
         if ref.name in secrets.declared:
             continue  # reported by the secrets check, once
@@ -118,6 +177,7 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
             problems.append(Problem(ref.where, f"uses ${{{ref.name}}}, which has no value and no default",
                                     f"add {ref.name} to variables in {env.source}, to the secrets, "
                                     "or to the job's environment"))
+    problems += option_like_names(model.data)
     raw_model = None
     # A secret with no value is reported by the secrets check; Compose's "not set" warning would repeat it.
     warnings = [w for w in model.warnings if not any(f'"{n}" variable is not set' in w for n in secrets.declared)]
@@ -132,6 +192,21 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
     digests = tuple(SourceDigest(s.path, sha256_text(s.text)) for s in sources)
     return Prepared(env, model, raw_model, secrets, tuple(_dedupe(problems)), tuple(secret_problems),
                     tuple(warnings), digests)
+
+
+def option_like_names(data: Mapping) -> list[Problem]:
+    """Service, image and container names beginning with '-' would be read as options by docker commands;
+    Docker itself refuses such images and container names at `up` (Compose's `config` does not)."""
+    out = []
+    for name, svc in sorted((data.get("services") or {}).items()):
+        svc = svc if isinstance(svc, Mapping) else {}
+        for key, value in (("service name", name), ("image", svc.get("image")),
+                           ("container_name", svc.get("container_name"))):
+            if isinstance(value, str) and value.startswith("-"):
+                where = f"services.{name[:40]}" + ("" if key == "service name" else f".{key}")
+                out.append(Problem(where, f"{key} {yamlio.excerpt(value)} begins with '-'",
+                                   "Docker would read it as an option; rename it"))
+    return out
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
@@ -156,9 +231,11 @@ def active_services(model: compose.ComposeModel) -> compose.ComposeModel:
     return dataclasses.replace(model, data={**model.data, "services": services}) if services else model
 
 
-def build_release(prep: Prepared, *, now: datetime.datetime, who: str, git_commit: str) -> Release:
+def build_release(prep: Prepared, *, now: datetime.datetime, who: str, git_commit: str,
+                  environ: Mapping[str, str] | None = None) -> Release:
     if prep.problems or prep.secret_problems:
         raise ProblemList(list(prep.problems + prep.secret_problems))
+    key = fingerprint_key(prep.env, os.environ if environ is None else environ)
     return make_release(
         environment=prep.env.name,
         project=prep.env.project,
@@ -166,10 +243,11 @@ def build_release(prep: Prepared, *, now: datetime.datetime, who: str, git_commi
         env_file=render_env_file(prep.secrets.values),
         sources=prep.sources,
         images=images_of(prep.model),
-        secret_fingerprints={n: prep.secrets.fingerprint(n) for n in prep.secrets.names},
+        secret_fingerprints={n: prep.secrets.fingerprint(n, key) for n in prep.secrets.names},
         git_commit=git_commit,
         now=now,
         who=who,
+        key=key,
     )
 
 

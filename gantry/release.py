@@ -1,4 +1,4 @@
-"""The release bundle: compose.yaml (no secret values), .env (secrets, 0600), manifest.json.
+"""The release bundle: compose.yaml (no secret values), .env (secrets, 0600) with its digest, manifest.json.
 
 A release id is the UTC time plus a short hash of the bundle's content, so two renders of the same
 inputs share a content hash, and a host whose live release has the same hash needs no deploy.
@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import hmac
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from gantry.errors import ConfigError, UsageError
 
 HASH_LEN = 10
+ENV_DIGEST_FILE = ".env.sha256"  # the .env's sha256, 0600 beside it: a host verifies its .env without a key
 MANIFEST_VERSION = 1
 
 
@@ -35,19 +43,23 @@ class Release:
         return {
             "compose.yaml": (self.compose_yaml.encode(), 0o644),
             ".env": (self.env_file.encode(), 0o600),
+            ENV_DIGEST_FILE: (f"{sha256_text(self.env_file)}\n".encode(), 0o600),
             "manifest.json": (render_manifest(self.manifest).encode(), 0o644),
         }
 
 
-def content_hash(compose_yaml: str, env_file: str) -> str:
-    return combine_hashes(sha256_text(compose_yaml), sha256_text(env_file))
+def content_hash(compose_yaml: str, env_file: str, key: bytes = b"") -> str:
+    return combine_hashes(sha256_text(compose_yaml), sha256_text(env_file), key)
 
 
-def combine_hashes(compose_sha256: str, env_sha256: str) -> str:
-    """The content hash from the files' hex sha256 digests (so a host can hash the .env, never send it)."""
+def combine_hashes(compose_sha256: str, env_sha256: str, key: bytes = b"") -> str:
+    """The content hash from the files' hex sha256 digests. With a key, the .env part is an HMAC of its
+    digest: a release id is public (it names a directory), so it must not let anyone confirm a guessed
+    secret. (A host checks its .env against `.env.sha256`, 0600 beside it, and needs no key.)"""
     digest = hashlib.sha256()
-    for part in (compose_sha256, env_sha256):
-        digest.update(bytes.fromhex(part))
+    digest.update(bytes.fromhex(compose_sha256))
+    env_part = bytes.fromhex(env_sha256)
+    digest.update(hmac.new(key, env_part, hashlib.sha256).digest() if key else env_part)
     return digest.hexdigest()[:HASH_LEN]
 
 
@@ -78,9 +90,10 @@ def make_release(
     git_commit: str,
     now: datetime.datetime,
     who: str,
+    key: bytes = b"",
 ) -> Release:
-    """Assemble a release; `now`, `who` and the git commit are passed in, never looked up."""
-    chash = content_hash(compose_yaml, env_file)
+    """Assemble a release; `now`, `who`, the git commit and the fingerprint key are passed in, never looked up."""
+    chash = content_hash(compose_yaml, env_file, key)
     rid = release_id(now, chash)
     manifest = {
         "version": MANIFEST_VERSION,
@@ -97,6 +110,46 @@ def make_release(
         "secrets": dict(sorted(secret_fingerprints.items())),
     }
     return Release(rid, chash, compose_yaml, env_file, manifest)
+
+
+def check_bundle_dir(dest: Path) -> None:
+    """`--out` must name a directory, new or existing: not `-` (stdout), not a file."""
+    shown = f"--out {dest}"
+    if str(dest) in ("-", ""):
+        raise UsageError(shown, "a bundle is three files and cannot go to stdout", "name a directory")
+    if os.path.lexists(dest) and not dest.is_dir():
+        raise UsageError(shown, "exists and is not a directory", "name a new or an existing directory")
+
+
+def write_bundle(dest: Path, files: Mapping[str, tuple[bytes, int]]) -> None:
+    """Write bundle files into `dest`, never through a link someone planted there.
+
+    Each file is created (O_EXCL|O_NOFOLLOW, its final mode) in a fresh private directory inside `dest`,
+    then renamed into place: a rename replaces a link at the destination instead of following it.
+    """
+    check_bundle_dir(dest)
+    shown = f"--out {dest}"
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".gantry-bundle-", dir=dest))
+    except OSError as exc:
+        raise UsageError(shown, f"cannot create the directory ({exc.strerror})", "check the path") from None
+    try:
+        for name, (data, mode) in files.items():
+            fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+            with os.fdopen(fd, "wb") as fh:
+                os.fchmod(fh.fileno(), mode)
+                fh.write(data)
+        for name in files:  # all or nothing: check every destination before the first rename
+            target = dest / name
+            if target.is_dir() and not target.is_symlink():
+                raise ConfigError(f"{dest}/{name}", "is a directory", "remove it, or write the bundle elsewhere")
+        for name in files:
+            os.rename(tmp / name, dest / name)
+    except OSError as exc:
+        raise ConfigError(str(dest), f"cannot write the bundle ({exc.strerror})", "check the directory") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def render_manifest(manifest: Mapping) -> str:

@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gantry.errors import Problem
+from gantry.errors import ConfigError, Problem
 from gantry.output import make_redactor
 from gantry.secrets import file_mode_problem, parse_env_text
+from gantry.yamlio import read_text
 
 AGE_SUFFIX = ".age"
 IDENTITY_ENV = "GANTRY_AGE_IDENTITY"
@@ -102,7 +103,11 @@ def read_secret_text(env, environ: Mapping[str, str]) -> SecretText:
                 env.secrets_file, f"both {env.secrets_file} and {env.secrets_file}{AGE_SUFFIX} exist",
                 "keep one: delete the plain file once its values are in the encrypted one")])
         return from_age(env, environ, encrypted)
-    if not plain.is_file():
+    if not os.path.lexists(plain):
         return SecretText(None, env.secrets_file)
+    try:  # a directory, a FIFO, a dangling link or bytes that are not text say so (issue 12)
+        text = read_text(plain, env.secrets_file)
+    except ConfigError as exc:
+        return SecretText(None, env.secrets_file, [exc.problem])
     bad = file_mode_problem(env.secrets_file, plain.stat().st_mode)
-    return SecretText(None if bad else plain.read_text(), env.secrets_file, [bad] if bad else [])
+    return SecretText(None if bad else text, env.secrets_file, [bad] if bad else [])

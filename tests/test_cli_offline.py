@@ -218,7 +218,8 @@ def _compose_binary() -> bool:
 @pytest.mark.skipif(not _compose_binary(), reason="docker compose v2 not installed")
 def test_cli_compose_config_matches_the_binary_and_its_exit_status(project, tmp_path):
     files = ["-f", "compose/docker-compose.yml", "-f", "compose/docker-compose.prod.yml"]
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **SECRETS}
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **SECRETS,
+           **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}  # the gantry under test
     ours = subprocess.run(["inv", "compose.config", *files, "--format", "json"], cwd=project, capture_output=True,
                           text=True, env=env, timeout=120)
     theirs = subprocess.run(["docker", "compose", *files, "config", "--format", "json"], cwd=project,

@@ -163,12 +163,13 @@ def test_facts_kill_events_name_containers_that_ignored_sigterm():
     assert parse_kill_events(lines, 1796120023) == ()  # its SIGTERM came before this up began
 
 
-def _check_text(compose: str, env: str, manifest: str | None, rid: str, drop: str = "") -> str:
+def _check_text(compose: str, env: str, manifest: str | None, rid: str, drop: str = "", digest: str = "") -> str:
     from gantry.release import sha256_text
 
     sums = [f"{sha256_text(text)}  /srv/r/{rid}/{name}" for name, text in (("compose.yaml", compose), (".env", env))
             if name != drop]
-    return "\n".join(["--gantry:sums", *sums, "--gantry:manifest", *([manifest] if manifest else []),
+    return "\n".join(["--gantry:sums", *sums, "--gantry:env-digest", *([digest] if digest else []),
+                      "--gantry:manifest", *([manifest] if manifest else []),
                       "--gantry:compose", *compose.splitlines(), "--gantry:verify-end"])
 
 
@@ -180,7 +181,11 @@ def _check_text(compose: str, env: str, manifest: str | None, rid: str, drop: st
     ({"manifest": "{oops"}, "manifest.json is not valid JSON"),
     ({"compose": "services: {x: {}}\n"}, "compose.yaml does not match"),
     ({"env": "A='2'\n"}, ".env does not match"),
-], ids=["complete", "no-env", "no-compose", "no-manifest", "bad-manifest", "compose-altered", "env-altered"])
+    ({"env": "A='2'\n", "keyed": True}, ".env does not match its digest"),
+    ({"keyed": True}, ""),
+    ({"keyed": True, "no-digest": True}, ".env does not match the content hash"),
+], ids=["complete", "no-env", "no-compose", "no-manifest", "bad-manifest", "compose-altered", "env-altered",
+        "keyed-env-altered", "keyed-complete", "keyed-without-digest-file"])
 def test_facts_release_check(change, problem):
     import datetime
 
@@ -189,10 +194,12 @@ def test_facts_release_check(change, problem):
 
     rel = make_release(environment="lab", project="p", compose_yaml="services: {}\n", env_file="A='1'\n", sources=(),
                        images={}, secret_fingerprints={}, git_commit="", who="t",
-                       now=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc))
+                       now=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
+                       key=b"k" * 32 if change.get("keyed") else b"")
     manifest = change.get("manifest", render_manifest(rel.manifest).replace("\n", " "))
+    digest = "" if change.get("no-digest") else rel.files()[".env.sha256"][0].decode().strip()
     text = _check_text(change.get("compose", rel.compose_yaml), change.get("env", rel.env_file), manifest, rel.id,
-                       change.get("drop", ""))
+                       change.get("drop", ""), digest)
     check = parse_release_check(text, rel.id)
     assert [p for p in check.problems if problem and problem in p] or (not problem and not check.problems), \
         check.problems

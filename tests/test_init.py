@@ -58,7 +58,7 @@ def test_gantry_finds_the_project_from_a_subdirectory_with_invs_exit_codes(tmp_p
     unknown = gantry(tmp_path / "docs", "validate", "--env", "prd")
     assert unknown.returncode == 2 and "did you mean 'prod'" in unknown.stderr
     assert "bench" in gantry(tmp_path / "docs", "envs").stdout
-    assert gantry(tmp_path, "deploy", "--no-such-flag").returncode == 1  # Invoke's parse error, as with inv
+    assert gantry(tmp_path, "deploy", "--no-such-flag").returncode == 2  # a usage error, as with inv
 
 
 # -- pure stages -------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import pytest
 
 PKG = Path(__file__).resolve().parent.parent / "gantry"
 PURE = {"yamlio", "interpolate", "compose", "compose_merge", "compose_normalize", "compose_bind", "config", "secrets",
+        "config_checks",
         "policy",
         "release", "shell", "commands", "facts", "plan", "audit", "errors"}
 NETWORK_LIBS = {"fabric", "paramiko", "invoke", "subprocess", "socket"}

@@ -40,7 +40,13 @@ def test_release_repr_hides_env_file():
 def test_release_bundle_tar_keeps_env_private():
     with tarfile.open(fileobj=io.BytesIO(bundle_tar(release())), mode="r") as tar:
         modes = {m.name: m.mode for m in tar.getmembers()}
-    assert modes == {".env": 0o600, "compose.yaml": 0o644, "manifest.json": 0o644}
+    assert modes == {".env": 0o600, ".env.sha256": 0o600, "compose.yaml": 0o644, "manifest.json": 0o644}
+
+
+def test_release_content_hash_keys_the_env_part():
+    # with a key, the public content hash cannot confirm a guessed .env; the host checks .env.sha256 instead
+    assert content_hash("c", "A='1'\n", b"k" * 32) != content_hash("c", "A='1'\n")
+    assert content_hash("c", "A='1'\n", b"k" * 32) != content_hash("c", "A='1'\n", b"j" * 32)
 
 
 def test_release_prune_never_removes_current_or_previous():

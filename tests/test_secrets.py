@@ -8,8 +8,8 @@ EXAMPLE = "DB_PASSWORD=change-me\nAPI_TOKEN=change-me\nEMPTY_OK=\n"
 
 
 def test_secrets_environment_wins_over_file():
-    s, problems = load_secrets(EXAMPLE, "DB_PASSWORD=from-file\nAPI_TOKEN=t1\nEMPTY_OK=x\n", "secrets.prod.env",
-                               {"DB_PASSWORD": "from-env"})
+    s, problems = load_secrets(EXAMPLE, "DB_PASSWORD=from-file\nAPI_TOKEN=token-one\nEMPTY_OK=x-long-enough\n",
+                               "secrets.prod.env", {"DB_PASSWORD": "from-env"})
     assert problems == []
     assert s.values["DB_PASSWORD"] == "from-env" and s.sources["DB_PASSWORD"] == "environment"
     assert s.sources["API_TOKEN"] == "secrets.prod.env"
@@ -24,10 +24,13 @@ def test_secrets_reports_missing_empty_and_placeholder_all_at_once():
 
 
 def test_secrets_repr_and_errors_never_show_values():
-    s, problems = load_secrets(EXAMPLE, "DB_PASSWORD=canary-123\nAPI_TOKEN=canary-456\nEMPTY_OK=x\n", "f", {})
+    text = "DB_PASSWORD=canary-123\nAPI_TOKEN=canary-456\nEMPTY_OK=x-long-enough\n"
+    s, problems = load_secrets(EXAMPLE, text, "f", {})
     assert "canary" not in repr(s) and "canary" not in str(s)
     assert all("canary" not in str(p) for p in problems)
-    assert s.fingerprint("DB_PASSWORD") != s.fingerprint("API_TOKEN") and "canary" not in s.fingerprint("DB_PASSWORD")
+    key = b"k" * 32
+    assert s.fingerprint("DB_PASSWORD", key) != s.fingerprint("API_TOKEN", key)
+    assert "canary" not in s.fingerprint("DB_PASSWORD", key)
 
 
 @pytest.mark.parametrize("mode, bad", [(0o600, False), (0o400, False), (0o640, True), (0o644, True), (0o606, True)],
@@ -36,8 +39,14 @@ def test_secrets_file_mode(mode, bad):
     assert (file_mode_problem("secrets.prod.env", 0o100000 | mode) is not None) == bad
 
 
-VALUES = {"PLAIN": "abc", "DOLLAR": "a$b${HOME}$$", "QUOTES": "it's \"q\" \\ x", "NEWLINE": "l1\nl2",
-          "SPACES": "  padded  ", "HASH": "a # b"}
+# Issue 12, class 3: every kind of character, as the real binary reads the bundle's .env.
+ROUND_TRIP = {
+    "TRAILING_BACKSLASH": "abc\\", "SINGLE": "it's", "DOUBLE": 'say "hi"', "DOLLAR": "a$b${HOME}$$c$",
+    "HASH": "a # b #c", "NEWLINES": "l1\nl2\n", "CR_TAB": "a\rb\tc", "LEADING": "  lead", "TRAILING": "trail  ",
+    "UNICODE": "pässwörd-✓-😀", "BIG": "x" * 100_000, "ESCAPES": "\\n\\t\\\\\\'\\\"", "EQUALS": "a=b==",
+    "BACKSLASH_QUOTE": "\\'", "CONTROL": "\x01\x1f\x7f", "SEPARATORS": "\u2028\u2029\x0b\x0c",
+    "INTERP": "${X:-default}", "QUOTED": "'already'",
+}
 
 
 def _compose_available():
@@ -53,13 +62,13 @@ def test_secrets_env_file_round_trips_through_compose(tmp_path):
     """The real binary reads back exactly the values we wrote (the oracle for .env quoting)."""
     import json
 
-    (tmp_path / ".env").write_text(render_env_file(VALUES))
-    env = "\n".join(f"      {k}: ${{{k}}}" for k in VALUES)
+    (tmp_path / ".env").write_text(render_env_file(ROUND_TRIP))
+    env = "\n".join(f"      {k}: ${{{k}}}" for k in ROUND_TRIP)
     (tmp_path / "c.yml").write_text(f"services:\n  a:\n    image: x\n    environment:\n{env}\n")
     out = subprocess.run(["docker", "compose", "-f", "c.yml", "--env-file", ".env", "config", "--format", "json"],
                          cwd=tmp_path, capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"})
     got = json.loads(out.stdout)["services"]["a"]["environment"]
-    assert {k: v.replace("$$", "$") for k, v in got.items()} == VALUES
+    assert {k: v.replace("$$", "$") for k, v in got.items()} == ROUND_TRIP
 
 
 def test_secrets_dataclass_holds_no_value_in_repr():

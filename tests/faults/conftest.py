@@ -53,6 +53,8 @@ def _fault_project(root: Path) -> Path:
     data = yaml.safe_load(env_file.read_text())
     data["compose_files"] = [*data["compose_files"], "compose/fault.yml"]
     data["rollout"] = dict(data.get("rollout") or {}, batch_size=1)
+    # Every release a file's story makes stays kept, so "history intact" is not confused with pruning.
+    data["keep_releases"] = 50
     data["ssh"] = dict(data.get("ssh") or {}, connect_timeout=3, connect_retries=2)
     env_file.write_text(yaml.safe_dump(data, sort_keys=False))
     return root
