@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import string
 import subprocess
 import sys
@@ -12,14 +13,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.fleet import on_all, parallel, ssh_options
+from bench.fleet import on_all, parallel, parallel_out, ssh_options
 from gantry.lab import Lab
 
 HERE = Path(__file__).resolve().parent
-ENV = "bench"
-PROJECT = "gantry-example-bench"  # the rendered file names its network after it: one project name for all tools
-SSH_DIR, SSH_PROJECT = "/srv/bench-ssh", PROJECT
-ANSIBLE_DIR, ANSIBLE_PROJECT = "/srv/bench-ansible", PROJECT
+ENV = "bench"  # environments/bench.yml: the anchors' app at Gantry's defaults; the curve uses bench-light
+CURVE_ENV = "bench-light"  # the cost curve's lighter app (web's health check every 5 s)
+SSH_DIR = "/srv/bench-ssh"
+ANSIBLE_DIR = "/srv/bench-ansible"
+FLOOR_MARK = "gantry-bench-floor"
 UP_WAIT = ("up", "-d", "--remove-orphans", "--wait", "--wait-timeout", "120", "--quiet-pull")
 _RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
@@ -36,6 +38,8 @@ class Sample:
     seconds: float
     steps: tuple[dict, ...] = ()  # gantry: per host {step: seconds}
     host_seconds: tuple[float, ...] = ()
+    timeline: tuple[dict, ...] = ()  # gantry: the first host's spans {step, start, end} (s from the deploy's start)
+    env: str = ENV  # which app: bench (the anchors' shape) or bench-light (the cost curve's)
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,21 @@ class Setup:
     lab: Lab
     inv: tuple[str, ...]
     ansible: str | None = None
+    env: str = ENV
+    registry: str = ""
 
     @property
     def count(self) -> int:
         return len(self.lab.hosts)
+
+    @property
+    def project(self) -> str:
+        """The compose project: Gantry's `<project>-<env>`, which the rendered file names its network after,
+        so every tool runs the same project name."""
+        return f"gantry-example-{self.env}"
+
+    def environ(self, **extra: str) -> dict[str, str]:
+        return clean_env(REGISTRY=self.registry, **extra) if self.registry else clean_env(**extra)
 
 
 def inv_command() -> tuple[str, ...]:
@@ -66,10 +81,11 @@ def _tail(text: str, lines: int = 8) -> str:
     return " | ".join(text.strip().splitlines()[-lines:])
 
 
-def render(root: Path, inv: tuple[str, ...], version: str, dest: Path) -> None:
+def render(root: Path, inv: tuple[str, ...], version: str, dest: Path, *, env: str = ENV, registry: str = "") -> None:
     """The release Gantry would deploy (compose.yaml, .env), for the other tools to copy."""
-    proc = subprocess.run([*inv, "render", "--env", ENV, "--out", str(dest)], cwd=root,
-                          capture_output=True, text=True, env=clean_env(APP_VERSION=version), timeout=120)
+    extra = {"REGISTRY": registry} if registry else {}
+    proc = subprocess.run([*inv, "render", "--env", env, "--out", str(dest)], cwd=root,
+                          capture_output=True, text=True, env=clean_env(APP_VERSION=version, **extra), timeout=120)
     if proc.returncode != 0:
         raise BenchError(f"inv render failed (exit {proc.returncode}): {_tail(proc.stderr)}")
 
@@ -77,12 +93,12 @@ def render(root: Path, inv: tuple[str, ...], version: str, dest: Path) -> None:
 # ---------------------------------------------------------------- gantry
 
 
-def gantry(setup: Setup, version: str, kind: str) -> Sample:
+def gantry(setup: Setup, version: str, kind: str, *, tool: str = "gantry") -> Sample:
     """`inv deploy --env bench --yes --quiet --json` with APP_VERSION from the process environment."""
-    argv = [*setup.inv, "deploy", "--env", ENV, "--yes", "--quiet", "--json"]
+    argv = [*setup.inv, "deploy", "--env", setup.env, "--yes", "--quiet", "--json"]
     t0 = time.monotonic()
     proc = subprocess.run(argv, cwd=setup.root, capture_output=True, text=True,
-                          env=clean_env(APP_VERSION=version), timeout=600)
+                          env=setup.environ(APP_VERSION=version), timeout=600)
     took = time.monotonic() - t0
     if proc.returncode != 0:
         raise BenchError(f"gantry deploy failed (exit {proc.returncode}): {_tail(proc.stderr)}")
@@ -91,8 +107,19 @@ def gantry(setup: Setup, version: str, kind: str) -> Sample:
     if want and doc["outcome"] != want:
         raise BenchError(f"gantry {kind} deploy: outcome {doc['outcome']}, expected {want}")
     hosts = doc.get("hosts", [])
-    return Sample("gantry", setup.count, kind, took, tuple(h.get("steps", {}) for h in hosts),
-                  tuple(h.get("seconds", 0.0) for h in hosts))
+    return Sample(tool, setup.count, kind, took, tuple(h.get("steps", {}) for h in hosts),
+                  tuple(h.get("seconds", 0.0) for h in hosts), tuple(hosts[0].get("timeline", ())) if hosts else (),
+                  setup.env)
+
+
+def sample_to_json(s: Sample) -> dict:
+    return {"tool": s.tool, "hosts": s.hosts, "kind": s.kind, "seconds": round(s.seconds, 3), "env": s.env,
+            "steps": list(s.steps), "host_seconds": list(s.host_seconds), "timeline": list(s.timeline)}
+
+
+def sample_from_json(d: dict) -> Sample:
+    return Sample(d["tool"], d["hosts"], d["kind"], d["seconds"], tuple(d.get("steps", ())),
+                  tuple(d.get("host_seconds", ())), tuple(d.get("timeline", ())), d.get("env", ENV))
 
 
 def inv_startup(root: Path, inv: tuple[str, ...]) -> float:
@@ -110,7 +137,7 @@ def prepare_ssh(setup: Setup) -> None:
 
 
 def ssh_loop(setup: Setup, release: Path, kind: str) -> Sample:
-    argv = ["bash", str(HERE / "ssh-loop.sh"), str(release), SSH_DIR, SSH_PROJECT,
+    argv = ["bash", str(HERE / "ssh-loop.sh"), str(release), SSH_DIR, setup.project,
             *(h.address for h in setup.lab.hosts)]
     t0 = time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=600,
@@ -118,7 +145,7 @@ def ssh_loop(setup: Setup, release: Path, kind: str) -> Sample:
     took = time.monotonic() - t0
     if proc.returncode != 0:
         raise BenchError(f"ssh loop failed: {_tail(proc.stdout + proc.stderr)}")
-    return Sample("ssh loop", setup.count, kind, took)
+    return Sample("ssh loop", setup.count, kind, took, env=setup.env)
 
 
 def ssh_true(setup: Setup) -> Sample:
@@ -127,7 +154,7 @@ def ssh_true(setup: Setup) -> Sample:
                              for h in setup.lab.hosts])
     if errors:
         raise BenchError("; ".join(errors))
-    return Sample("ssh true", setup.count, "connect", took)
+    return Sample("ssh true", setup.count, "connect", took, env=setup.env)
 
 
 class Masters:
@@ -161,12 +188,22 @@ class Masters:
             raise BenchError("; ".join(errors))
 
     def up(self, kind: str) -> Sample:
-        compose = ["docker", "compose", "-p", SSH_PROJECT, "--project-directory", SSH_DIR,
-                   "-f", f"{SSH_DIR}/compose.yaml", "--env-file", f"{SSH_DIR}/.env", *UP_WAIT]
-        took, errors = parallel([["ssh", *o, f"root@{a}", *compose] for a, o in self.opts.items()])
+        """The floor: `up -d --wait` started on every host at once and timed on the host itself (the lab's
+        hosts share this machine's clock: from the first host's start to the last host's end), so neither
+        ssh nor this machine's process starts are in it."""
+        compose = shlex.join(["docker", "compose", "-p", self.setup.project, "--project-directory", SSH_DIR,
+                              "-f", f"{SSH_DIR}/compose.yaml", "--env-file", f"{SSH_DIR}/.env", *UP_WAIT])
+        timed = (f"s=$(date +%s.%N); {compose}; rc=$?; e=$(date +%s.%N); "
+                 f"echo {FLOOR_MARK} $s $e; exit $rc")
+        argvs = [["ssh", *o, f"root@{a}", timed] for a, o in self.opts.items()]
+        _, errors, outs = parallel_out(argvs)
         if errors:
             raise BenchError("; ".join(errors))
-        return Sample("floor", self.setup.count, kind, took)
+        spans = [tuple(map(float, m)) for out in outs for m in re.findall(rf"^{FLOOR_MARK} (\S+) (\S+)$", out, re.M)]
+        if len(spans) != self.setup.count:
+            raise BenchError(f"floor: {len(spans)} of {self.setup.count} hosts reported their times")
+        return Sample("floor", self.setup.count, kind, max(e for _, e in spans) - min(s for s, _ in spans),
+                      env=self.setup.env)
 
 
 # ---------------------------------------------------------------- ansible
@@ -192,7 +229,7 @@ def ansible(setup: Setup, release: Path, kind: str, *, pipelining: bool) -> Samp
                     ANSIBLE_LOCAL_TEMP=str(setup.work / "ansible-tmp"), ANSIBLE_DEPRECATION_WARNINGS="False")
     argv = [setup.ansible, "-i", str(setup.work / "inventory.ini"), "-f", str(max(5, setup.count)),
             "-e", json.dumps({"release_dir": str(release), "project_dir": ANSIBLE_DIR,
-                              "project_name": ANSIBLE_PROJECT}),
+                              "project_name": setup.project}),
             str(HERE / "playbook.yml")]
     t0 = time.monotonic()
     proc = subprocess.run(argv, cwd=setup.work, capture_output=True, text=True, env=env, timeout=600)
@@ -203,4 +240,4 @@ def ansible(setup: Setup, release: Path, kind: str, *, pipelining: bool) -> Samp
     changed = sum(int(r[2]) for r in recap)
     if kind == "no-change" and changed:
         raise BenchError(f"ansible no-change run reported changed={changed}")
-    return Sample("ansible (pipelining)" if pipelining else "ansible", setup.count, kind, took)
+    return Sample("ansible (pipelining)" if pipelining else "ansible", setup.count, kind, took, env=setup.env)

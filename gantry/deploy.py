@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gantry import commands
 from gantry.audit import AuditRecord
@@ -28,12 +29,14 @@ from gantry.errors import (
     PreflightError,
     UsageError,
 )
-from gantry.executor import HostConnection, Target, close_all
 from gantry.fanout import BatchInterrupted, fan_out
 from gantry.health import Failed, Healthy, ServiceSpec
 from gantry.hostops import HealthSettingsView, HostSession, StepReport, lock_holder
 from gantry.policy.host import check_host
 from gantry.release import Release, good_releases, previous_release, releases_to_prune
+
+if TYPE_CHECKING:  # gantry.executor loads Fabric and paramiko: imported when a deploy connects, not before
+    from gantry.executor import Target
 
 
 @dataclass
@@ -65,6 +68,8 @@ class HostRun:
             "failing_service": self.failing_service,
             "seconds": round((self.ended or time.monotonic()) - self.started, 2),
             "steps": {k: round(v, 3) for k, v in self.session.timings.items()},
+            "timeline": [{"step": name, "start": round(a - self.started, 3), "end": round(b - self.started, 3)}
+                         for name, a, b in sorted(self.session.spans, key=lambda span: span[1])],
         }
 
     @property
@@ -101,6 +106,8 @@ class RunContext:
 
 
 def targets_for(env: Environment) -> list[Target]:
+    from gantry.executor import Target
+
     if not env.hosts:
         hint = "run `inv lab.up` first" if env.inventory else f"add hosts to {env.source}"
         raise UsageError(env.source, "no hosts to deploy to", hint)
@@ -109,6 +116,8 @@ def targets_for(env: Environment) -> list[Target]:
 
 
 def open_sessions(ctx: RunContext, cancel: threading.Event) -> list[HostSession]:
+    from gantry.executor import HostConnection
+
     env = ctx.env
     hs = env.health
     view = HealthSettingsView(hs.interval, hs.timeout, hs.settle, hs.margin)
@@ -135,6 +144,11 @@ class Driver:
         self.parallel = ctx.env.rollout.max_parallel
         self.interrupted = False
 
+    def _close(self) -> None:
+        from gantry.executor import close_all
+
+        close_all(r.session.conn for r in self.runs)
+
     # -- phase 1: everyone reachable, observed and locked, or nothing changes -----------------------
 
     def _fan(self, items: Sequence, fn: Callable, *, reraise: bool = True) -> list:
@@ -147,13 +161,13 @@ class Driver:
             return [e for e in self._fan(self.runs, fn) if isinstance(e, GantryError)]
         except KeyboardInterrupt:
             self.unlock_all()
-            close_all(r.session.conn for r in self.runs)
+            self._close()
             raise Interrupted(self.action, "interrupted before any host was changed", "") from None
 
     def _stop_on(self, errors: list[GantryError]) -> None:
         if errors:
             self.unlock_all()
-            close_all(r.session.conn for r in self.runs)
+            self._close()
             raise errors[0] if len(errors) == 1 else _many(errors)
 
     def observe_all(self, release: Release, specs: tuple[ServiceSpec, ...]) -> bool:
@@ -198,7 +212,7 @@ class Driver:
                 and not any(isinstance(e, HostError) and e.host == r.host for e in errors)]
         if errors or busy:
             self.unlock_all()
-            close_all(r.session.conn for r in self.runs)
+            self._close()
             if errors:
                 raise errors[0] if len(errors) == 1 else _many(errors)
             run = busy[0]
@@ -254,7 +268,7 @@ class Driver:
 
     def deploy(self, release: Release, specs: tuple[ServiceSpec, ...]) -> RunResult:
         if self.observe_all(release, specs):
-            close_all(r.session.conn for r in self.runs)
+            self._close()
             return self._result(release.id)
         self.lock_all(release.id, preflight=lambda run: not _unchanged(run.session.facts, release, specs),
                       images=_images(release))
@@ -267,7 +281,7 @@ class Driver:
             self._finish(release)
         finally:
             self.unlock_all()
-            close_all(r.session.conn for r in self.runs)
+            self._close()
         return self._result(release.id)
 
     def _roll_out(self, release: Release, specs: tuple[ServiceSpec, ...]) -> None:
@@ -450,7 +464,7 @@ class Driver:
             self._fan(self.locked[:], finish, reraise=False)
         finally:
             self.unlock_all()
-            close_all(r.session.conn for r in self.runs)
+            self._close()
         return self._result(to or "previous")
 
 

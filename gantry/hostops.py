@@ -13,13 +13,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import tenacity
 import yaml
 
 from gantry import commands
 from gantry.errors import HostError
-from gantry.executor import HostConnection, Result
 from gantry.facts import (
     HostFacts,
     LockInfo,
@@ -33,6 +33,9 @@ from gantry.facts import (
 )
 from gantry.health import Failed, ServiceSpec, Verdict, deadline_for, service_specs, wait_healthy
 from gantry.release import Release, render_manifest
+
+if TYPE_CHECKING:  # Fabric and paramiko load with the first connection, not with this module
+    from gantry.executor import HostConnection, Result
 
 StepReport = Callable[[str, str, str, float, str], None]  # host, step, status(start|ok|fail), secs, detail
 
@@ -61,6 +64,8 @@ class HostSession:
     resolved: dict[str, str] = field(default_factory=dict)
     image_facts: dict[str, dict] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    # (step, start, end) in time.monotonic() seconds: every step and the polls that matter, for the timeline
+    spans: list[tuple[str, float, float]] = field(default_factory=list)
 
     @property
     def host(self) -> str:
@@ -68,8 +73,11 @@ class HostSession:
 
     phase: str = ""  # "" while rolling forward, "rollback" while returning to an earlier release
 
+    def _label(self, name: str) -> str:
+        return f"{self.phase}:{name}" if self.phase else name
+
     def step(self, name: str, fn: Callable[[], object], detail: str = "") -> object:
-        label = f"{self.phase}:{name}" if self.phase else name
+        label = self._label(name)
         self.report(self.host, label, "start", 0.0, detail)
         t0 = time.monotonic()
         try:
@@ -77,10 +85,12 @@ class HostSession:
         except HostError as exc:
             took = time.monotonic() - t0
             self.timings[label] = self.timings.get(label, 0.0) + took
+            self.spans.append((label, t0, t0 + took))
             self.report(self.host, label, "fail", took, self.redact(exc.what))
             raise
         took = time.monotonic() - t0
         self.timings[label] = self.timings.get(label, 0.0) + took
+        self.spans.append((label, t0, t0 + took))
         failed = isinstance(value, Failed)
         self.report(self.host, label, "fail" if failed else "ok", took,
                     self.redact(value.reason) if failed else detail)
@@ -151,14 +161,23 @@ class HostSession:
 
     def wait(self, specs: tuple[ServiceSpec, ...]) -> Verdict:
         deadline = self.health.timeout or deadline_for(specs, self.health.settle, self.health.margin)
+        polls: list[tuple[float, float]] = []
 
         def poll():
-            return parse_health_poll(self.conn.run(commands.health_poll(self.project), step="health").stdout)
+            t0 = time.monotonic()
+            out = self.conn.run(commands.health_poll(self.project), step="health").stdout
+            polls.append((t0, time.monotonic()))
+            return parse_health_poll(out)
 
-        return self.step("health", lambda: wait_healthy(poll, specs, interval=self.health.interval,
-                                                        deadline=deadline, settle=self.health.settle,
-                                                        # a rollback is never cut short: it restores service
-                                                        cancel=None if self.phase == "rollback" else self.cancel))
+        verdict = self.step("health", lambda: wait_healthy(poll, specs, interval=self.health.interval,
+                                                           deadline=deadline, settle=self.health.settle,
+                                                           # a rollback is never cut short: it restores service
+                                                           cancel=None if self.phase == "rollback" else self.cancel))
+        if polls:  # the wait stops at the first healthy poll: the last one
+            self.spans.append((self._label("first poll"), *polls[0]))
+            last = "first healthy poll" if not isinstance(verdict, Failed) else "last poll"
+            self.spans.append((self._label(f"{last} (of {len(polls)})"), *polls[-1]))
+        return verdict
 
     def switch(self, rid: str, manifest: Mapping | None = None) -> None:
         """Make rid current; with a manifest, first record the image digests resolved on this host in it."""
