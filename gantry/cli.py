@@ -15,6 +15,7 @@ from invoke import Collection, task
 
 from gantry import cli_ops, compose, config, output, pipeline
 from gantry.cli_base import (
+    confirm,
     fail,
     finish_run,
     git_commit,
@@ -28,7 +29,7 @@ from gantry.cli_base import (
     who,
 )
 from gantry.deploy import Driver, targets_for
-from gantry.errors import EXIT_INVALID, EXIT_USAGE, GantryError, ProblemList, UsageError
+from gantry.errors import EXIT_INVALID, GantryError, ProblemList, UsageError
 from gantry.health import service_specs
 
 # -- offline tasks ----------------------------------------------------------------------------------
@@ -183,14 +184,6 @@ def _read_user_file(name: str) -> str:
 # -- remote tasks -----------------------------------------------------------------------------------
 
 
-def _confirm(environment, yes: bool) -> None:
-    if not environment.confirm or yes or not sys.stdin.isatty():
-        return
-    answer = input(f"Deploy to {environment.name} ({len(environment.hosts)} hosts)? [y/N] ")
-    if answer.strip().lower() not in ("y", "yes"):
-        raise fail("not deployed", EXIT_USAGE)
-
-
 def _prepared_release(c, env):
     """Validate and policy-check an environment, then build its release (offline)."""
     environment = load_env(c, env)
@@ -239,7 +232,7 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
     if dry_run:
         return plan(c, env=env, json=json)
     environment, prep, rel, report = _prepared_release(c, env)
-    _confirm(environment, yes)
+    confirm(environment, yes)
     console = output.Console(quiet=quiet, verbose=verbose)
     redact = output.make_redactor(prep.secrets.values.values())
     hook_env = {"GANTRY_ENV": environment.name, "GANTRY_RELEASE": rel.id, "GANTRY_PROJECT": environment.project}
@@ -254,19 +247,25 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
     finish_run(result, console, json)
 
 
-@task(help={"env": "environment name", "to": "a kept release id (default: the one before current)",
+@task(help={"env": "environment name", "to": "a kept release id (default: the one live before the current one)",
+            "yes": "do not ask for confirmation", "dry_run": "only show what would change on each host",
             "json": "print a JSON result on stdout", "quiet": "only the summary", "verbose": "show remote commands",
             "lock_wait": "wait up to SECONDS for a held lock"})
 @user_errors
-def rollback(c, env=None, to=None, json=False, quiet=False, verbose=False, lock_wait=0.0):
-    """Re-activate a kept release on every host (default: the previous one), with the same health wait."""
+def rollback(c, env=None, to=None, yes=False, dry_run=False, json=False, quiet=False, verbose=False, lock_wait=0.0):
+    """Re-activate a kept release on every host (default: the one live before the current one), after checking
+    it is complete on every host, with the same health wait."""
     environment = load_env(c, env)
     console = output.Console(quiet=quiet, verbose=verbose)
-    console.say(f"rolling back {environment.name} to {to or 'the previous release'}")
     # Secrets are not needed to roll back, but when they are at hand, any that a host echoes are masked.
     secrets, _ = pipeline.read_secrets(environment, os.environ)
     redact = output.make_redactor(secrets.values.values())
     driver = Driver(run_context(environment, console, redact), action="rollback", lock_wait=float(lock_wait))
+    if dry_run:
+        print(driver.rollback(to, dry_run=True))
+        return
+    confirm(environment, yes, "Roll back", "not rolled back")
+    console.say(f"rolling back {environment.name} to {to or 'the previous release'}")
     finish_run(driver.rollback(to), console, json)
 
 

@@ -15,7 +15,7 @@ from invoke import Exit
 
 from gantry import config, output
 from gantry.deploy import RunContext
-from gantry.errors import GantryError, ProblemList, UsageError
+from gantry.errors import EXIT_USAGE, GantryError, ProblemList, UsageError
 
 
 def root_of(c) -> Path:
@@ -53,6 +53,15 @@ def load_env(c, name: str | None) -> config.Environment:
         known = ", ".join(config.list_environments(root_of(c)))
         raise UsageError("--env", "no environment given", f"pass --env NAME; environments: {known}")
     return config.load_environment(root_of(c), name)
+
+
+def confirm(environment, yes: bool, action: str = "Deploy to", refused: str = "not deployed") -> None:
+    """Ask on a terminal when the environment has `confirm: true`; `--yes` or a non-terminal never asks."""
+    if not environment.confirm or yes or not sys.stdin.isatty():
+        return
+    answer = input(f"{action} {environment.name} ({len(environment.hosts)} hosts)? [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise fail(refused, EXIT_USAGE)
 
 
 def today() -> datetime.date:

@@ -8,7 +8,7 @@ import sys
 from invoke import Collection, task
 
 from gantry import audit, commands, output
-from gantry.cli_base import load_env, root_of, user_errors
+from gantry.cli_base import confirm, load_env, root_of, user_errors
 from gantry.deploy import targets_for
 from gantry.errors import GantryError, UsageError
 from gantry.facts import parse_audit, parse_facts
@@ -177,11 +177,12 @@ def logs(c, env=None, service=None, lines=50):
     _raise_first(outcomes)
 
 
-@task(help={"env": "environment name"})
+@task(help={"env": "environment name", "yes": "do not ask for confirmation"})
 @user_errors
-def lock_release(c, env=None):
+def lock_release(c, env=None, yes=False):
     """Free the deploy lock on every host (for a lock left by a cancelled job); says whose lock it was."""
     environment = load_env(c, env)
+    confirm(environment, yes, "Free the deploy lock of", "lock not released")
 
     def free(conn, layout):
         held = parse_facts(conn.run(commands.facts(layout, environment.compose_project), step="lock",

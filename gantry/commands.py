@@ -132,7 +132,7 @@ def pull_and_up(project: str, layout: Layout, rid: str, images: Sequence[str]) -
     `compose pull`), `up -d`, then print the images' digests for the manifest."""
     have = quiet(write_to(argv("docker", "image", "inspect", "--format", "{{.Id}}", *images), "/dev/null"))
     pull = or_else(have, compose_pull(project, layout, rid)) if images else compose_pull(project, layout, rid)
-    steps: list[Command] = [pull, compose_up(project, layout, rid), marker("up-done")]
+    steps: list[Command] = [marker("t0"), host_time(), pull, compose_up(project, layout, rid), marker("up-done")]
     if images:
         steps += [marker("images"), quiet(image_digests(images))]
     return and_then(*steps)
@@ -140,16 +140,6 @@ def pull_and_up(project: str, layout: Layout, rid: str, images: Sequence[str]) -
 
 def compose_stop(project: str, layout: Layout, rid: str, services: Sequence[str] = ()) -> Argv:
     return compose(project, layout, rid, "stop", *services)
-
-
-# One JSON object per container, with the keys `docker compose ps --format json` uses (so one parser
-# reads both), plus the restart count and the published ports.
-INSPECT_PS = ('{"ID":{{json .Id}},"Name":{{json (slice .Name 1)}},'
-              '"Service":{{json (index .Config.Labels "com.docker.compose.service")}},'
-              '"State":{{json .State.Status}},'
-              '"Health":{{if .State.Health}}{{json .State.Health.Status}}{{else}}""{{end}},'
-              '"ExitCode":{{.State.ExitCode}},"RestartCount":{{.RestartCount}},'
-              '"Ports":{{json .NetworkSettings.Ports}}}')
 
 
 PS_FORMAT = ('{"ID":{{json .ID}},"Name":{{json .Names}},"Service":{{json (.Label "com.docker.compose.service")}},'
@@ -168,18 +158,43 @@ def containers_brief(project: str) -> Argv:
 
 
 def containers(project: str) -> Command:
-    """Every container of the project, one JSON line each.
+    """Every container of the project as `docker inspect` JSON (parsed by facts.parse_inspect).
 
+    Plain JSON, not a `--format` template: a template that names a field a container lacks (20.10 has no
+    `State.Health` without a healthcheck) fails and prints nothing for the other containers.
     `docker ps | docker inspect` rather than `docker compose ps`: each `docker compose` call starts the
     CLI and the compose plugin twice, which on a busy host costs several times as much.
     """
     return pipe(argv("docker", "ps", "--all", "--quiet", "--no-trunc", *_project_filter(project)),
-                argv("xargs", "-r", "docker", "inspect", "--format", INSPECT_PS))
+                argv("xargs", "-r", "docker", "inspect", "--type", "container"))
 
 
 def health_poll(project: str) -> Command:
-    """One round trip per poll: state, health and restart count of every container."""
+    """One round trip per poll: the full state of every container."""
     return sequence(marker("ps"), containers(project), marker("end"))
+
+
+def kill_events(project: str, since: int) -> Argv:
+    """The project's `kill` events since a host time (epoch seconds), one JSON line each; a SIGKILL
+    after a SIGTERM means a container sat out its whole stop timeout."""
+    return argv("docker", "events", "--since", str(since), "--until", "0s", "--filter", "type=container",
+                "--filter", "event=kill", "--filter", f"label=com.docker.compose.project={project}",
+                "--format", "{{json .}}")
+
+
+def host_time() -> Argv:
+    return argv("date", "+%s")
+
+
+def verify_release(layout: Layout, rid: str) -> Command:
+    """Read-only: the hashes of a kept release's files, its manifest and its compose file (one round trip)."""
+    rel = layout.release(rid)
+    return sequence(
+        marker("sums"), quiet(argv("sha256sum", "--", f"{rel}/compose.yaml", f"{rel}/.env")),
+        marker("manifest"), quiet(argv("cat", f"{rel}/manifest.json")),
+        marker("compose"), quiet(argv("cat", f"{rel}/compose.yaml")),
+        marker("verify-end"),
+    )
 
 
 def inspect_health(containers: Sequence[str]) -> Argv:

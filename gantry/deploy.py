@@ -31,9 +31,9 @@ from gantry.errors import (
 )
 from gantry.fanout import BatchInterrupted, fan_out
 from gantry.health import Failed, Healthy, ServiceSpec
-from gantry.hostops import HealthSettingsView, HostSession, StepReport, lock_holder
+from gantry.hostops import HealthSettingsView, HostSession, StepReport, UpFailed, lock_holder
 from gantry.policy.host import check_host
-from gantry.release import Release, good_releases, previous_release, releases_to_prune
+from gantry.release import Release, releases_to_prune
 
 if TYPE_CHECKING:  # gantry.executor loads Fabric and paramiko: imported when a deploy connects, not before
     from gantry.executor import Target
@@ -51,6 +51,7 @@ class HostRun:
     failing_service: str = ""
     diagnostics: str = ""
     touched: bool = False
+    slow: tuple = ()  # facts.SlowStop of containers that ignored SIGTERM while this run replaced them
     started: float = field(default_factory=time.monotonic)
     ended: float = 0.0
 
@@ -66,6 +67,7 @@ class HostRun:
             "previous": self.previous,
             "error": self.error,
             "failing_service": self.failing_service,
+            "slow_stops": sorted({stop.service for stop in self.slow}),
             "seconds": round((self.ended or time.monotonic()) - self.started, 2),
             "steps": {k: round(v, 3) for k, v in self.session.timings.items()},
             "timeline": [{"step": name, "start": round(a - self.started, 3), "end": round(b - self.started, 3)}
@@ -279,6 +281,7 @@ class Driver:
                 self.cancel.set()
                 self._fleet_rollback(interrupted=True)
             self._finish(release)
+            self.warn_slow_stops()
         finally:
             self.unlock_all()
             self._close()
@@ -305,6 +308,8 @@ class Driver:
         for run, res in zip(batch, results):
             if isinstance(res, GantryError):
                 run.outcome, run.error = "failed", res.what
+                if isinstance(res, UpFailed):
+                    run.failing_service, run.diagnostics = res.service, res.diagnostics
                 self._recover(run)
 
     def _forward(self, run: HostRun, release: Release, specs: tuple[ServiceSpec, ...]) -> None:
@@ -319,8 +324,9 @@ class Driver:
             run.target = release.id
             s.upload(release)
         run.touched = True
-        s.bring_up(run.target, images=_images(release))
+        s.bring_up(run.target, images=_images(release), specs=specs)
         verdict = s.wait(specs)
+        run.slow += s.slow_stops()
         if isinstance(verdict, Failed):
             run.outcome, run.error, run.failing_service = "failed", verdict.reason, verdict.service
             run.diagnostics = s.diagnose(verdict)
@@ -355,8 +361,11 @@ class Driver:
     def _activate(self, run: HostRun, rid: str):
         """Bring a kept release back up with its recorded image digests, then wait for health."""
         specs, pins = run.session.read_release(rid)
-        run.session.bring_up(rid, pins=pins)
-        return run.session.wait(specs)
+        run.session.bring_up(rid, pins=pins, specs=specs)
+        verdict = run.session.wait(specs)
+        if not isinstance(verdict, Failed):
+            run.slow += run.session.slow_stops()
+        return verdict
 
     def _fleet_rollback(self, interrupted: bool = False) -> None:
         """Return every host this deploy moved to the new release, so the fleet runs one version."""
@@ -419,53 +428,24 @@ class Driver:
         hosts = tuple(r.summary() | {"error": redact(r.error), "diagnostics": redact(r.diagnostics)} for r in self.runs)
         return RunResult(self.action, rid, outcome, hosts, code)
 
-    # -- rollback ---------------------------------------------------------------------------------
+    # -- rollback (see gantry/rollback.py) --------------------------------------------------------
 
-    def rollback(self, to: str | None) -> RunResult:
-        self.lock_all(to or "previous")
-        try:
-            plan = {}
-            for run in self.runs:
-                facts = run.session.facts
-                target = to or previous_release(facts.releases, facts.current, good_releases(run.session.read_audit()))
-                if not target or target not in facts.releases:
-                    kept = ", ".join(facts.releases) or "none"
-                    what = (f"release {to} is not kept on this host (pruned or never deployed)" if to
-                            else "there is no earlier release to go back to")
-                    raise UsageError(run.host, what, f"kept releases: {kept}; see: inv releases --env "
-                                     f"{self.ctx.env.name}")
-                plan[run.host] = target
+    def rollback(self, to: str | None, *, dry_run: bool = False):
+        from gantry import rollback
 
-            def back(run: HostRun) -> None:
-                s = run.session
-                run.target = plan[run.host]
-                run.touched = True
-                verdict = self._activate(run, run.target)
-                if isinstance(verdict, Failed):
-                    run.outcome, run.error, run.failing_service = "failed", verdict.reason, verdict.service
-                    run.diagnostics = s.diagnose(verdict)
-                    self._recover(run)
-                    return
-                s.switch(run.target)
-                run.outcome, run.ended = "deployed", time.monotonic()
+        return rollback.dry_run(self, to) if dry_run else rollback.run(self, to)
 
-            try:
-                for run, res in zip(self.runs, self._fan(self.runs, back)):
-                    if isinstance(res, GantryError):
-                        run.outcome, run.error = "failed", res.what
-            except KeyboardInterrupt:
-                self.cancel.set()
-            target_label = to or "previous"
-
-            def finish(run: HostRun) -> None:
-                run.session.finish(None, (), self._record("rollback", run, run.target or target_label).to_json())
-                self.locked.remove(run)
-
-            self._fan(self.locked[:], finish, reraise=False)
-        finally:
-            self.unlock_all()
-            self._close()
-        return self._result(to or "previous")
+    def warn_slow_stops(self) -> None:
+        """Say once per service which ones sat out their stop timeout (SIGKILL after SIGTERM), and the fix."""
+        hosts: dict[str, list[str]] = {}
+        for run in self.runs:
+            for service in sorted({stop.service for stop in run.slow}):
+                hosts.setdefault(service, []).append(run.host)
+        for service, where in hosts.items():
+            self.ctx.warn(f"warning: {', '.join(where)}: service {service} took its full stop timeout and was "
+                          "killed (SIGKILL): its main process ignores SIGTERM, so every deploy waits for it\n"
+                          f"  hint: add `init: true` to service {service} (an init process passes SIGTERM on), "
+                          "or set `stop_signal:` to a signal its process handles")
 
 
 def _images(release: Release) -> tuple[str, ...]:

@@ -241,8 +241,136 @@ def parse_image_digests(lines: list[str], images: tuple[str, ...] | list[str]) -
 
 
 def parse_health_poll(text: str) -> tuple[Container, ...]:
-    """The health poll's output: one JSON line per container (see commands.containers)."""
-    return parse_ps("\n".join(split_sections(text).get("ps", [])))
+    """The health poll's output: `docker inspect` JSON of every container (see commands.containers)."""
+    return parse_inspect("\n".join(split_sections(text).get("ps", [])))
+
+
+def _json_values(text: str) -> list:
+    """Every JSON value in a text, in order (xargs may run `docker inspect` more than once)."""
+    decoder, out, at = json.JSONDecoder(), [], 0
+    while True:
+        at = _next_json(text, at)
+        if at < 0:
+            return out
+        try:
+            value, at = decoder.raw_decode(text, at)
+        except ValueError:
+            at += 1
+            continue
+        out.append(value)
+
+
+def _next_json(text: str, at: int) -> int:
+    found = [i for i in (text.find("[", at), text.find("{", at)) if i >= 0]
+    return min(found) if found else -1
+
+
+def _dict(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def container_of_inspect(obj: dict) -> Container:
+    """One container from `docker inspect` JSON, any engine since 20.10: every field may be absent or null
+    (`State.Health` is absent without a healthcheck on 20.10, and may read "none" on newer engines)."""
+    state = _dict(obj.get("State"))
+    health = str(_dict(state.get("Health")).get("Status") or "").lower()
+    labels = _dict(_dict(obj.get("Config")).get("Labels"))
+    ports = _dict(_dict(obj.get("NetworkSettings")).get("Ports"))
+    status = str(state.get("Status") or "").lower()
+    if not status:
+        status = "restarting" if state.get("Restarting") else "running" if state.get("Running") else \
+            "dead" if state.get("Dead") else "exited"
+    return Container(
+        name=str(obj.get("Name") or "").lstrip("/"),
+        service=str(labels.get("com.docker.compose.service") or ""),
+        state=status,
+        health="" if health == "none" else health,
+        exit_code=int(state.get("ExitCode") or 0),
+        id=str(obj.get("Id") or ""),
+        published=_published({"Ports": ports}),
+        restarts=int(obj.get("RestartCount") or 0),
+    )
+
+
+def parse_inspect(text: str) -> tuple[Container, ...]:
+    """`docker inspect` output (one or more JSON arrays; anything else is ignored)."""
+    objs: list[dict] = []
+    for value in _json_values(text):
+        objs += [o for o in (value if isinstance(value, list) else [value]) if isinstance(o, dict) and "Id" in o]
+    return tuple(sorted((container_of_inspect(o) for o in objs), key=lambda c: (c.service, c.name)))
+
+
+@dataclass(frozen=True)
+class SlowStop:
+    """A container that got SIGKILL after SIGTERM: it used its whole stop timeout."""
+
+    service: str
+    container: str
+
+
+def parse_kill_events(lines: list[str], since: int) -> tuple[SlowStop, ...]:
+    """`docker events --format '{{json .}}'` kill lines -> containers killed (signal 9) after a SIGTERM."""
+    termed: set[str] = set()
+    out: dict[str, SlowStop] = {}
+    for line in lines:
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(ev, dict) or int(ev.get("time") or 0) < since:
+            continue
+        actor = _dict(ev.get("Actor"))
+        attrs = _dict(actor.get("Attributes"))
+        cid = str(actor.get("ID") or ev.get("id") or "")
+        if str(attrs.get("signal")) == "15":
+            termed.add(cid)
+        elif str(attrs.get("signal")) == "9" and cid in termed:
+            out[cid] = SlowStop(str(attrs.get("com.docker.compose.service") or ""), str(attrs.get("name") or ""))
+    return tuple(sorted(out.values(), key=lambda s: (s.service, s.container)))
+
+
+@dataclass(frozen=True)
+class ReleaseCheck:
+    """What a kept release looks like on a host: its problems ('' each when complete) and its contents."""
+
+    problems: tuple[str, ...]
+    compose_yaml: str = ""
+    manifest: dict = field(default_factory=dict)
+
+
+def parse_release_check(text: str, rid: str) -> ReleaseCheck:
+    """The output of commands.verify_release: every file present, hashes matching the manifest.
+
+    The manifest records the compose file's sha256 and the content hash of compose file plus .env (see
+    release.content_hash), which the release id ends with; the .env is hashed on the host, never read.
+    """
+    from gantry.release import combine_hashes
+
+    s = split_sections(text)
+    sums: dict[str, str] = {}
+    for line in s.get("sums", []):
+        digest, _, path = line.strip().partition("  ")
+        if len(digest) == 64:
+            sums[path.rsplit("/", 1)[-1]] = digest
+    problems = [f"{name} is missing" for name in ("compose.yaml", ".env") if name not in sums]
+    manifest_text = "\n".join(s.get("manifest", [])).strip()
+    manifest: dict = {}
+    if not manifest_text:
+        problems.append("manifest.json is missing")
+    else:
+        try:
+            manifest = _dict(json.loads(manifest_text))
+        except ValueError:
+            problems.append("manifest.json is not valid JSON")
+    if manifest and not problems:
+        if manifest.get("compose_sha256") != sums["compose.yaml"]:
+            problems.append("compose.yaml does not match the sha256 in manifest.json (altered)")
+        elif combine_hashes(sums["compose.yaml"], sums[".env"]) != manifest.get("content_hash"):
+            problems.append(".env does not match the content hash in manifest.json (altered)")
+        elif hash_of_release_id(rid) != manifest.get("content_hash"):
+            problems.append("manifest.json belongs to another release (its content hash differs from the id)")
+    compose_text = "".join(f"{line}\n" for line in s.get("compose", []))
+    return ReleaseCheck(tuple(problems), compose_text, manifest)
 
 
 def parse_image_config(lines: list[str], images: tuple[str, ...] | list[str]) -> dict[str, dict]:

@@ -64,9 +64,16 @@ def parse_duration(value: object, default: float) -> float:
 
 
 def service_specs(model: Mapping) -> tuple[ServiceSpec, ...]:
-    """Read each service's health budget from its own healthcheck (Docker's defaults otherwise)."""
+    """Read each service's health budget from its own healthcheck (Docker's defaults otherwise).
+
+    A service that another waits for with `condition: service_completed_successfully` is a one-shot job,
+    whatever its restart policy (Compose spec, depends_on long syntax).
+    """
     specs = []
-    for name, svc in sorted((model.get("services") or {}).items()):
+    services = model.get("services") or {}
+    jobs = {dep for svc in services.values() for dep, how in _depends_on(svc).items()
+            if (how or {}).get("condition") == "service_completed_successfully"}
+    for name, svc in sorted(services.items()):
         hc = svc.get("healthcheck") or {}
         test = hc.get("test") or []
         has = bool(hc) and not hc.get("disable") and test not in (["NONE"], "NONE") and bool(test)
@@ -76,13 +83,18 @@ def service_specs(model: Mapping) -> tuple[ServiceSpec, ...]:
         start = parse_duration(hc.get("start_period"), 0.0)
         restart = str(svc.get("restart") or "no")
         policy = ((svc.get("deploy") or {}).get("restart_policy") or {}).get("condition", "")
-        one_shot = (restart in ("no", "") or restart.startswith("on-failure")) and policy in ("", "none",
-                                                                                             "on-failure")
+        one_shot = name in jobs or (restart in ("no", "") or restart.startswith("on-failure")) and policy in (
+            "", "none", "on-failure")
         replicas = (svc.get("deploy") or {}).get("replicas")
         specs.append(ServiceSpec(
             name, has, one_shot, start + (interval + timeout) * (retries + 1) if has else 0.0,
             1 if replicas is None else int(replicas)))
     return tuple(specs)
+
+
+def _depends_on(svc: Mapping) -> dict:
+    deps = svc.get("depends_on") or {}
+    return {d: {} for d in deps} if isinstance(deps, list) else dict(deps)
 
 
 def deadline_for(specs: tuple[ServiceSpec, ...], settle: float, margin: float) -> float:
@@ -121,6 +133,8 @@ def verdict(containers: tuple[Container, ...], specs: tuple[ServiceSpec, ...],
                 return v
             if isinstance(v, Pending):
                 waiting.append(v.reason)
+        if len(mine) < spec.replicas:  # every replica is judged: one not yet created is not healthy
+            waiting.append(f"{spec.name}: {len(mine)} of {spec.replicas} replicas")
     return Pending("; ".join(waiting)) if waiting else Healthy()
 
 

@@ -24,14 +24,26 @@ from gantry.facts import (
     HostFacts,
     LockInfo,
     Preflight,
+    ReleaseCheck,
+    SlowStop,
     parse_facts,
     parse_health_poll,
     parse_image_config,
     parse_image_digests,
+    parse_kill_events,
     parse_preflight,
+    parse_release_check,
     split_sections,
 )
-from gantry.health import Failed, ServiceSpec, Verdict, deadline_for, service_specs, wait_healthy
+from gantry.health import (
+    Failed,
+    ServiceSpec,
+    Verdict,
+    deadline_for,
+    service_specs,
+    verdict,
+    wait_healthy,
+)
 from gantry.release import Release, render_manifest
 
 if TYPE_CHECKING:  # Fabric and paramiko load with the first connection, not with this module
@@ -63,6 +75,8 @@ class HostSession:
     preflight: Preflight | None = None
     resolved: dict[str, str] = field(default_factory=dict)
     image_facts: dict[str, dict] = field(default_factory=dict)
+    checked: dict[str, ReleaseCheck] = field(default_factory=dict)  # verified kept releases, by id
+    up_since: int = 0  # host time (epoch seconds) when the last `up` began
     timings: dict[str, float] = field(default_factory=dict)
     # (step, start, end) in time.monotonic() seconds: every step and the polls that matter, for the timeline
     spans: list[tuple[str, float, float]] = field(default_factory=list)
@@ -142,7 +156,8 @@ class HostSession:
         self.step("upload", lambda: self.conn.run(commands.receive_bundle(self.layout, release.id),
                                                   step="upload", stdin=bundle_tar(release)))
 
-    def bring_up(self, rid: str, *, images: Sequence[str] = (), pins: Mapping[str, str] | None = None) -> None:
+    def bring_up(self, rid: str, *, images: Sequence[str] = (), pins: Mapping[str, str] | None = None,
+                 specs: tuple[ServiceSpec, ...] = ()) -> None:
         """Pin images to recorded digests (rollback); pull what is missing, `up -d` and resolve digests,
         in one round trip, retried on transient registry errors only."""
         if pins:
@@ -151,13 +166,41 @@ class HostSession:
 
         def run() -> dict[str, str]:
             out = _retry_transient(lambda: self.conn.run(cmd, step="up", check=False), self.cancel)
+            t0 = "".join(split_sections(out.stdout).get("t0", [])).strip()
+            self.up_since = int(t0) if t0.isdigit() else self.up_since
             if not out.ok or f"{commands.MARK}up-done" not in out.stdout:
                 tail = "\n    ".join((out.stderr.strip() or out.stdout.strip()).splitlines()[-8:])
-                raise HostError(self.host, "up", f"docker compose pull/up failed:\n    {tail}",
-                                "check the image names, the registry and the host's access to it")
+                raise self._up_failed(f"docker compose pull/up failed:\n    {tail}", specs)
             return parse_image_digests(split_sections(out.stdout).get("images", []), images)
 
         self.resolved = self.step("up", run)
+
+    def _up_failed(self, what: str, specs: tuple[ServiceSpec, ...]) -> HostError:
+        """`up` stops at a dependency that failed (a one-shot job that exited non-zero, an unhealthy service
+        others wait for): name it, with its last log lines, as a failed health wait would."""
+        try:
+            found = verdict(self.poll(), specs, {}, 0.0, 0.0) if specs else None
+        except HostError:
+            found = None
+        if isinstance(found, Failed) and found.container:
+            return UpFailed(self.host, "up", f"{found.reason} (service {found.service})", found.service,
+                            self.diagnose(found), what)
+        return HostError(self.host, "up", what, "check the image names, the registry and the host's access to it")
+
+    def poll(self):
+        return parse_health_poll(self.conn.run(commands.health_poll(self.project), step="health").stdout)
+
+    def slow_stops(self) -> tuple[SlowStop, ...]:
+        """Containers that the last `up` had to SIGKILL after their stop timeout (they ignore SIGTERM)."""
+        if not self.up_since:
+            return ()
+        out = self.conn.run(commands.kill_events(self.project, self.up_since), step="events", check=False)
+        return parse_kill_events(out.stdout.splitlines(), self.up_since)
+
+    def verify(self, rid: str) -> ReleaseCheck:
+        """Read-only: is a kept release complete, its files matching its manifest?"""
+        out = self.conn.run(commands.verify_release(self.layout, rid), step="verify", check=False)
+        return parse_release_check(out.stdout, rid)
 
     def wait(self, specs: tuple[ServiceSpec, ...]) -> Verdict:
         deadline = self.health.timeout or deadline_for(specs, self.health.settle, self.health.margin)
@@ -165,19 +208,20 @@ class HostSession:
 
         def poll():
             t0 = time.monotonic()
-            out = self.conn.run(commands.health_poll(self.project), step="health").stdout
+            containers = self.poll()
             polls.append((t0, time.monotonic()))
-            return parse_health_poll(out)
+            return containers
 
-        verdict = self.step("health", lambda: wait_healthy(poll, specs, interval=self.health.interval,
-                                                           deadline=deadline, settle=self.health.settle,
-                                                           # a rollback is never cut short: it restores service
-                                                           cancel=None if self.phase == "rollback" else self.cancel))
+        # `verdict` is the health module's function: the wait's own result gets another name
+        result = self.step("health", lambda: wait_healthy(poll, specs, interval=self.health.interval,
+                                                          deadline=deadline, settle=self.health.settle,
+                                                          # a rollback is never cut short: it restores service
+                                                          cancel=None if self.phase == "rollback" else self.cancel))
         if polls:  # the wait stops at the first healthy poll: the last one
             self.spans.append((self._label("first poll"), *polls[0]))
-            last = "first healthy poll" if not isinstance(verdict, Failed) else "last poll"
+            last = "first healthy poll" if not isinstance(result, Failed) else "last poll"
             self.spans.append((self._label(f"{last} (of {len(polls)})"), *polls[-1]))
-        return verdict
+        return result
 
     def switch(self, rid: str, manifest: Mapping | None = None) -> None:
         """Make rid current; with a manifest, first record the image digests resolved on this host in it."""
@@ -196,17 +240,9 @@ class HostSession:
 
     def read_release(self, rid: str) -> tuple[tuple[ServiceSpec, ...], dict[str, str]]:
         """A kept release's health specs (from its compose file) and its recorded image digests."""
-        rel = self.layout.release(rid)
-        cmd = commands.sequence(commands.marker("compose"), ("cat", f"{rel}/compose.yaml"),
-                                commands.marker("manifest"), commands.quiet(("cat", f"{rel}/manifest.json")))
-        out = self.conn.run(cmd, step="read release", check=False)
-        s = split_sections(out.stdout)
-        specs = service_specs(yaml.safe_load("\n".join(s.get("compose", []))) or {})
-        try:
-            manifest = json.loads("\n".join(s.get("manifest", [])) or "{}")
-        except ValueError:
-            manifest = {}
-        return specs, dict(manifest.get("resolved_images") or {})
+        check = self.checked.get(rid) or self.verify(rid)
+        specs = service_specs(yaml.safe_load(check.compose_yaml) or {})
+        return specs, dict(check.manifest.get("resolved_images") or {})
 
     def stop_services(self, rid: str, services: tuple[str, ...]) -> None:
         self.step("stop", lambda: self.conn.run(commands.compose_stop(self.project, self.layout, rid, services),
@@ -233,6 +269,16 @@ class HostSession:
         self.phase = ""
         self.step("finish", lambda: self.conn.run(commands.finish(self.layout, rid, prune, audit_json),
                                                   step="finish"))
+
+
+class UpFailed(HostError):
+    """`docker compose up` failed because a service failed: which one, and its diagnostics."""
+
+    def __init__(self, host: str, step: str, what: str, service: str, diagnostics: str, detail: str) -> None:
+        super().__init__(host, step, what, "see the service's last log lines above; fix it and deploy again")
+        self.service = service
+        self.diagnostics = diagnostics
+        self.detail = detail
 
 
 TRANSIENT_PULL = ("timeout", "connection refused", "connection reset", "tls handshake", "i/o timeout", " 502 ",

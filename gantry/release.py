@@ -40,9 +40,14 @@ class Release:
 
 
 def content_hash(compose_yaml: str, env_file: str) -> str:
+    return combine_hashes(sha256_text(compose_yaml), sha256_text(env_file))
+
+
+def combine_hashes(compose_sha256: str, env_sha256: str) -> str:
+    """The content hash from the files' hex sha256 digests (so a host can hash the .env, never send it)."""
     digest = hashlib.sha256()
-    for part in (compose_yaml, env_file):
-        digest.update(hashlib.sha256(part.encode()).digest())
+    for part in (compose_sha256, env_sha256):
+        digest.update(bytes.fromhex(part))
     return digest.hexdigest()[:HASH_LEN]
 
 
@@ -119,3 +124,35 @@ def releases_to_prune(releases: Sequence[str], new: str, current: str, previous:
     protected = {current, previous, new}
     extra = [r for r in kept[keep:] if r not in protected]
     return tuple(sorted(extra))
+
+
+def live_history(records: Sequence[dict]) -> list[str]:
+    """The releases a host ran, oldest first, as its audit trail records them (one entry per change)."""
+    live: list[str] = []
+    for rec in records:
+        outcome = rec.get("outcome")
+        rid = str(rec.get("release") or "") if outcome in ("deployed", "unchanged") else \
+            str(rec.get("previous") or "") if outcome == "rolled-back" else ""
+        if rid and (not live or live[-1] != rid):
+            live.append(rid)
+    return live
+
+
+def rollback_target(records: Sequence[dict], releases: Sequence[str], current: str) -> str:
+    """The release that was live before the current one, skipping any whose content equals the current's.
+
+    From the audit trail when it knows the current release (v1 -> v2 -> v1 -> v2' goes back to v1, not to
+    the older v2, whose content is v2's); otherwise the newest kept release older than current with
+    another content hash, whose last recorded outcome was not a failure.
+    """
+    same = hash_of_release_id(current)
+    history = live_history(records)
+    if current and current in history:
+        older = history[:len(history) - history[::-1].index(current) - 1]
+        for rid in reversed(older):
+            if hash_of_release_id(rid) != same:
+                return rid
+        return ""
+    good = good_releases(records)
+    kept = [r for r in releases if r != current and hash_of_release_id(r) != same]
+    return previous_release(kept, current, good)

@@ -184,6 +184,29 @@ def test_cli_prod_deploy_asks_on_a_terminal_and_never_in_a_pipe(project):
     assert "cannot reach 127.0.0.1:1" in piped.stderr
 
 
+@pytest.mark.parametrize("task, question, refused", [
+    ("rollback", "Roll back prod (4 hosts)? [y/N]", "not rolled back"),
+    ("lock.release", "Free the deploy lock of prod (4 hosts)? [y/N]", "lock not released"),
+], ids=["rollback", "lock-release"])
+def test_cli_confirm_on_a_terminal_and_yes_in_scripts(project, task, question, refused):
+    if not shutil.which("script"):
+        pytest.skip("util-linux script is not installed")
+    base = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    proc = subprocess.run(["script", "-qec", f"inv {task} --env prod", "/dev/null"], cwd=project, input="n\n",
+                          capture_output=True, text=True, env={**base, **SECRETS}, timeout=120)
+    assert question in proc.stdout and refused in proc.stdout and proc.returncode == 2, proc.stdout
+    # --yes is accepted (a CI script passes it everywhere) and asks nothing, even on a terminal; the prod
+    # hosts do not resolve, so it stops at connect (exit 4) without reaching anything.
+    env_file = project / "environments/prod.yml"
+    text = env_file.read_text()
+    for i in range(1, 5):
+        text = text.replace(f"address: app-{i}.prod.example.com", f"address: 127.0.0.{i}, port: 1")
+    env_file.write_text(text.replace("health:", "ssh: {connect_retries: 1}\nhealth:", 1))
+    yes = subprocess.run(["script", "-qec", f"inv {task} --env prod --yes", "/dev/null"], cwd=project,
+                         capture_output=True, text=True, env={**base, **SECRETS}, timeout=120)
+    assert "[y/N]" not in yes.stdout and "No idea what" not in yes.stdout and yes.returncode == 4, yes.stdout
+
+
 def _compose_binary() -> bool:
     try:
         return subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0

@@ -81,12 +81,14 @@ def test_facts_host_rule_override_lowers_or_silences():
     assert check_host("h", pre, "prod", overrides={"HOST-MAC-MISSING": "off"}) == []
 
 
-def test_facts_health_poll_reads_inspect_lines():
-    text = ('--gantry:ps\n{"ID":"a","Name":"p-web-1","Service":"web","State":"running","Health":"healthy",'
-            '"ExitCode":0,"RestartCount":2,"Ports":{"8080/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"},'
-            '{"HostIp":"::","HostPort":"8080"}],"9000/udp":null}}\n--gantry:end\n')
+def test_facts_health_poll_reads_inspect_json():
+    text = ('--gantry:ps\n[{"Id":"a","Name":"/p-web-1","Config":{"Labels":{"com.docker.compose.service":"web"}},'
+            '"State":{"Status":"running","Health":{"Status":"healthy"},"ExitCode":0},"RestartCount":2,'
+            '"NetworkSettings":{"Ports":{"8080/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"},'
+            '{"HostIp":"::","HostPort":"8080"}],"9000/udp":null}}}]\n--gantry:end\n')
     (web,) = parse_health_poll(text)
     assert web.restarts == 2 and web.published == (("0.0.0.0", 8080), ("::", 8080)) and web.health == "healthy"
+    assert (web.name, web.service) == ("p-web-1", "web")
 
 
 def test_facts_docker_ps_format_from_captured_output():
@@ -113,3 +115,84 @@ def test_facts_image_config_from_captured_inspect():
     assert facts[web] == {"Config": {"User": "", "Healthcheck": None}}
     assert facts[api]["Config"]["User"] == "app:app" and facts[api]["Config"]["Healthcheck"]["Test"][0] == "CMD"
     assert "absent/x:1" not in facts
+
+
+def _by_service(name: str) -> dict:
+    from gantry.facts import parse_inspect
+
+    return {c.service: c for c in parse_inspect((CAPTURED / name).read_text())}
+
+
+# (service, state, health, exit code, restarts) of each container of the two fixtures.
+INSPECT_20_10 = [("web", "running", "healthy", 0, 0), ("worker", "running", "", 0, 0), ("plain", "running", "", 0, 0),
+                 ("migrate", "exited", "", 0, 0), ("job", "exited", "", 3, 0), ("crash", "restarting", "", 1, 5)]
+INSPECT_2X = [("api", "running", "healthy", 0, 0), ("cache", "running", "starting", 0, 0),
+              ("search", "running", "unhealthy", 0, 0), ("worker", "running", "", 0, 0), ("cron", "running", "", 0, 0),
+              ("migrate", "exited", "", 0, 0), ("seed", "exited", "", 2, 0), ("flaky", "restarting", "", 1, 4),
+              ("zombie", "dead", "", 137, 0)]
+
+
+@pytest.mark.parametrize("fixture, service, state, health, code, restarts",
+                         [("container-inspect-docker20.10.json", *row) for row in INSPECT_20_10]
+                         + [("container-inspect-docker2x-apidocs.json", *row) for row in INSPECT_2X],
+                         ids=[f"20.10-{r[0]}" for r in INSPECT_20_10] + [f"2x-{r[0]}" for r in INSPECT_2X])
+def test_facts_inspect_json_of_each_engine(fixture, service, state, health, code, restarts):
+    """20.10 captured from the lab (no State.Health without a healthcheck); 26-28 shaped after the Engine API
+    reference (State.Health absent or "none", ImageManifestDescriptor, dead containers)."""
+    c = _by_service(fixture)[service]
+    assert (c.state, c.health, c.exit_code, c.restarts) == (state, health, code, restarts)
+    assert c.id and c.name and not c.name.startswith("/")
+
+
+def test_facts_inspect_ports_and_broken_input():
+    from gantry.facts import parse_inspect
+
+    assert _by_service("container-inspect-docker20.10.json")["web"].published == (("127.0.0.1", 18080),)
+    assert _by_service("container-inspect-docker2x-apidocs.json")["api"].published == (("0.0.0.0", 8080),
+                                                                                       ("::", 8080))
+    # xargs may run docker inspect twice; a container removed meanwhile prints `[]`; stray text is skipped
+    two = '[{"Id": "a", "Name": "/p-x-1", "State": null}]\n[]\nError: No such object: b\n[{"Id": "c"}]'
+    assert [(c.id, c.state, c.service) for c in parse_inspect(two)] == [("c", "exited", ""), ("a", "exited", "")]
+
+
+def test_facts_kill_events_name_containers_that_ignored_sigterm():
+    from gantry.facts import SlowStop, parse_kill_events
+
+    lines = (CAPTURED / "kill-events-docker20.10.txt").read_text().splitlines()
+    assert parse_kill_events(lines, 1796120000) == (SlowStop("stubborn", "cap-ign"),)
+    assert parse_kill_events(lines, 1796120023) == ()  # its SIGTERM came before this up began
+
+
+def _check_text(compose: str, env: str, manifest: str | None, rid: str, drop: str = "") -> str:
+    from gantry.release import sha256_text
+
+    sums = [f"{sha256_text(text)}  /srv/r/{rid}/{name}" for name, text in (("compose.yaml", compose), (".env", env))
+            if name != drop]
+    return "\n".join(["--gantry:sums", *sums, "--gantry:manifest", *([manifest] if manifest else []),
+                      "--gantry:compose", *compose.splitlines(), "--gantry:verify-end"])
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({}, ""),
+    ({"drop": ".env"}, ".env is missing"),
+    ({"drop": "compose.yaml"}, "compose.yaml is missing"),
+    ({"manifest": None}, "manifest.json is missing"),
+    ({"manifest": "{oops"}, "manifest.json is not valid JSON"),
+    ({"compose": "services: {x: {}}\n"}, "compose.yaml does not match"),
+    ({"env": "A='2'\n"}, ".env does not match"),
+], ids=["complete", "no-env", "no-compose", "no-manifest", "bad-manifest", "compose-altered", "env-altered"])
+def test_facts_release_check(change, problem):
+    import datetime
+
+    from gantry.facts import parse_release_check
+    from gantry.release import make_release, render_manifest
+
+    rel = make_release(environment="lab", project="p", compose_yaml="services: {}\n", env_file="A='1'\n", sources=(),
+                       images={}, secret_fingerprints={}, git_commit="", who="t",
+                       now=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc))
+    manifest = change.get("manifest", render_manifest(rel.manifest).replace("\n", " "))
+    text = _check_text(change.get("compose", rel.compose_yaml), change.get("env", rel.env_file), manifest, rel.id,
+                       change.get("drop", ""))
+    check = parse_release_check(text, rel.id)
+    assert [p for p in check.problems if problem and problem in p] or (not problem and not check.problems), \
+        check.problems

@@ -77,3 +77,26 @@ def test_health_wait_stops_on_cancel():
     v = wait_healthy(lambda: (c("web", health="starting"),), (WEB,), interval=0.01, deadline=100, settle=0,
                      cancel=cancel)
     assert isinstance(v, Failed) and v.reason.startswith("interrupted")
+
+
+@pytest.mark.parametrize("containers, expected", [
+    ((c("api", health="healthy", name="a1"), c("api", health="healthy", name="a2")), Pending),
+    ((c("api", health="healthy", name="a1"), c("api", health="healthy", name="a2"),
+      c("api", health="healthy", name="a3")), Healthy),
+    ((c("api", health="healthy", name="a1"), c("api", state="restarting", name="a2"),
+      c("api", health="healthy", name="a3")), Failed),
+], ids=["two-of-three", "all-three", "one-crash-loops"])
+def test_health_every_replica_judged(containers, expected):
+    spec = ServiceSpec("api", has_healthcheck=True, replicas=3)
+    assert isinstance(verdict(containers, (spec,), {}, 10.0, 3.0), expected)
+
+
+def test_health_specs_job_and_disabled_healthcheck():
+    model = {"services": {
+        "api": {"restart": "always", "depends_on": {"migrate": {"condition": "service_completed_successfully"}}},
+        "migrate": {"restart": "unless-stopped"},
+        "plain": {"restart": "always", "healthcheck": {"disable": True, "test": ["CMD", "true"]}},
+        "list": {"restart": "always", "depends_on": ["plain"]}}}
+    specs = {s.name: s for s in service_specs(model)}
+    assert specs["migrate"].one_shot and not specs["api"].one_shot
+    assert not specs["plain"].has_healthcheck and not specs["list"].one_shot

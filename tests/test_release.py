@@ -2,6 +2,8 @@ import datetime
 import io
 import tarfile
 
+import pytest
+
 from gantry.hostops import bundle_tar
 from gantry.release import content_hash, hash_of_release_id, make_release
 from gantry.release import previous_release as _previous_of
@@ -56,3 +58,30 @@ def test_release_previous_of_current():
 def test_release_previous_skips_failed_releases():
     kept = ["A1", "A2", "A3"]
     assert _previous_of(kept, "A3", {"A2": False, "A1": True}) == "A1"
+
+
+def _rid(stamp: str, chash: str) -> str:
+    return f"20261125T{stamp}Z-{chash * 10}"
+
+
+V1, V2, V1B, V2B = _rid("100000", "a"), _rid("110000", "b"), _rid("120000", "a"), _rid("130000", "b")
+
+
+def _rec(release, outcome="deployed", previous=""):
+    return {"release": release, "outcome": outcome, "previous": previous}
+
+
+@pytest.mark.parametrize("records, releases, current, want", [
+    ([_rec(V1), _rec(V2)], [V1, V2], V2, V1),
+    ([_rec(V1), _rec(V2), _rec(V1, previous=V2), _rec(V2B, previous=V1)], [V1, V2, V2B], V2B, V1),
+    ([_rec(V1), _rec(V2), _rec(V1B)], [V1, V2, V1B], V1B, V2),
+    ([_rec(V1), _rec(V2), _rec(V1B, "rolled-back", previous=V2)], [V1, V2, V1B], V2, V1),
+    ([_rec(V1), _rec(V2), _rec(V2, "unchanged")], [V1, V2], V2, V1),
+    ([], [V1, V2, V2B], V2B, V1),
+    ([_rec(V1)], [V1], V1, ""),
+], ids=["v1-v2", "v1-v2-back-v2-again-skips-same-content", "back-and-forth", "failed-deploy-not-live",
+        "unchanged-not-a-change", "no-audit-falls-back-on-kept", "nothing-before"])
+def test_release_rollback_target_is_what_ran_before(records, releases, current, want):
+    from gantry.release import rollback_target
+
+    assert rollback_target(records, releases, current) == want
