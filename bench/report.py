@@ -8,11 +8,11 @@ from collections.abc import Iterable, Sequence
 
 from bench.tools import CURVE_ENV, ENV, Sample
 
-TOOLS = ("gantry", "ssh loop", "ansible", "ansible (pipelining)", "floor", "ssh true")
+TOOLS = ("gantry", "gantry (max_parallel 50)", "ssh loop", "ansible", "ansible (pipelining)", "floor", "ssh true")
 KINDS = ("changed", "no-change", "connect")
 STEPS = ("connect", "facts", "lock", "upload", "up", "health", "switch", "finish")
 BASELINE = "floor"
-CURVE_TOOLS = ("gantry", "ssh loop", "floor")
+CURVE_TOOLS = ("gantry", "gantry (max_parallel 50)", "ssh loop", "floor")
 COLOURS = {"gantry": "#1f77b4", "ssh loop": "#ff7f0e", "floor": "#2ca02c"}
 
 
@@ -187,7 +187,7 @@ def curve_svg(samples: Sequence[Sample], width: int = 720, height: int = 420) ->
     points = {k: v for k, v in curve_points(samples).items() if k[0] in CURVE_TOOLS}
     if not points:
         return ""
-    left, right, top, bottom = 60, 170, 30, 50
+    left, right, top, bottom = 60, 270, 30, 50
     xmax = max(n for pts in points.values() for n, _ in pts)
     ymax = max(m for pts in points.values() for _, m in pts) * 1.1
     step = _nice_step(ymax)

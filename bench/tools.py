@@ -19,6 +19,7 @@ from gantry.lab import Lab
 HERE = Path(__file__).resolve().parent
 ENV = "bench"  # environments/bench.yml: the anchors' app at Gantry's defaults; the curve uses bench-light
 CURVE_ENV = "bench-light"  # the cost curve's lighter app (web's health check every 5 s)
+WIDE_ENV, WIDE_TOOL = "bench-light-wide", "gantry (max_parallel 50)"  # the same, every host at once
 SSH_DIR = "/srv/bench-ssh"
 ANSIBLE_DIR = "/srv/bench-ansible"
 FLOOR_MARK = "gantry-bench-floor"
@@ -93,9 +94,9 @@ def render(root: Path, inv: tuple[str, ...], version: str, dest: Path, *, env: s
 # ---------------------------------------------------------------- gantry
 
 
-def gantry(setup: Setup, version: str, kind: str, *, tool: str = "gantry") -> Sample:
+def gantry(setup: Setup, version: str, kind: str, *, tool: str = "gantry", env: str = "") -> Sample:
     """`inv deploy --env bench --yes --quiet --json` with APP_VERSION from the process environment."""
-    argv = [*setup.inv, "deploy", "--env", setup.env, "--yes", "--quiet", "--json"]
+    argv = [*setup.inv, "deploy", "--env", env or setup.env, "--yes", "--quiet", "--json"]
     t0 = time.monotonic()
     proc = subprocess.run(argv, cwd=setup.root, capture_output=True, text=True,
                           env=setup.environ(APP_VERSION=version), timeout=600)

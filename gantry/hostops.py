@@ -169,6 +169,7 @@ class HostSession:
         self.first_poll = None
 
         def run() -> dict[str, str]:
+            sent = time.monotonic()
             out = _retry_transient(lambda: self.conn.run(cmd, step="up", check=False), self.cancel)
             returned = time.monotonic()
             sections = split_sections(out.stdout)
@@ -178,22 +179,22 @@ class HostSession:
                 tail = "\n    ".join((out.stderr.strip() or out.stdout.strip()).splitlines()[-8:])
                 raise self._up_failed(f"docker compose pull/up failed:\n    {tail}", specs)
             self.first_poll = parse_poll(out.stdout)
-            self._host_spans(sections, returned)
+            self._host_spans(sections, sent, returned)
             return parse_image_digests(sections.get("images", []), images)
 
         self.resolved = self.step("up", run)
 
-    def _host_spans(self, sections: Mapping[str, list[str]], returned: float) -> None:
+    def _host_spans(self, sections: Mapping[str, list[str]], sent: float, returned: float) -> None:
         """The parts of the `up` round trip, timed by the host's clock, placed on the local timeline (the
-        last clock reading taken as the moment the output came back)."""
+        first clock reading taken as the moment the command was sent; the last part ends when it returned)."""
         marks = [(name, parse_clock(sections.get(name, []))) for name in ("clock-start", "clock-pulled",
                                                                           "clock-up", "now")]
         known = [(name, t) for name, t in marks if t is not None]
         if len(known) < 2:
             return
-        shift = returned - known[-1][1]
-        names = {"clock-start": "pull check", "clock-pulled": "up -d", "clock-up": "digests + first poll"}
-        for (name, a), (_, b) in zip(known, known[1:]):
+        shift = sent - known[0][1]
+        names = {"clock-start": "pull check", "clock-pulled": "up -d", "clock-up": "image digests", "now": "first poll"}
+        for (name, a), (_, b) in zip(known, [*known[1:], ("", returned - shift)]):
             self.spans.append((self._label(names.get(name, name)), a + shift, b + shift))
 
     def _up_failed(self, what: str, specs: tuple[ServiceSpec, ...]) -> HostError:
