@@ -34,8 +34,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=5, help="timed runs per tool, host count and kind (default 5)")
     p.add_argument("--curve-hosts", default="1,10,25,50", help="host counts of the cost curve (default 1,10,25,50)")
     p.add_argument("--curve-runs", type=int, default=2, help="timed runs per point of the curve (default 2)")
-    p.add_argument("--only", choices=("table", "curve"), help="measure only the table or only the curve; the "
-                   "other part's samples are read back from bench/samples.json")
+    p.add_argument("--only", choices=("table", "curve"), help="measure only the table or only the curve (at its "
+                   "--hosts or --curve-hosts); every other row is read back from bench/samples.json")
     p.add_argument("--root", default=str(REPO), help="project root holding tasks.py (default: this repo)")
     p.add_argument("--ansible-runs", type=int, default=2, help="timed runs per Ansible row (default 2: it is slow)")
     p.add_argument("--ansible", help="ansible-playbook to use (default: on PATH or in .gantry/bench/ansible-venv)")
@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     startup = [] if args.smoke else [tools.inv_startup(root, inv) for _ in range(3)]
 
     store = REPO / "bench" / "samples.json"
-    samples: list[Sample] = [] if args.smoke or not args.only else load_samples(store, keep_part=args.only)
+    measured = {(env, n) for _, env, host_counts, _ in parts for n in host_counts}
+    samples: list[Sample] = [] if args.smoke or not args.only else [
+        s for s in load_samples(store) if (s.env, s.hosts) not in measured]
     hold = fleet.LabHold(root, args.lab_wait)
     started = time.monotonic()
     machine: dict[str, str] = {}
@@ -201,14 +203,13 @@ def save_samples(path: Path, samples: list[Sample]) -> None:
     path.write_text(json.dumps([tools.sample_to_json(s) for s in samples], indent=1) + "\n")
 
 
-def load_samples(path: Path, *, keep_part: str) -> list[Sample]:
-    """The samples of the part not being measured again, from an earlier run."""
+def load_samples(path: Path) -> list[Sample]:
+    """The samples of an earlier run (with --only, those of the rows not measured again are kept)."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return []
-    other_env = tools.CURVE_ENV if keep_part == "table" else tools.ENV
-    return [s for s in map(tools.sample_from_json, data) if s.env == other_env]
+    return [tools.sample_from_json(d) for d in data]
 
 
 if __name__ == "__main__":
