@@ -154,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
 
     store = REPO / "bench" / "samples.json"
     measured = {(env, n) for _, env, host_counts, _ in parts for n in host_counts}
-    samples: list[Sample] = [] if args.smoke or not args.only else [
-        s for s in load_samples(store) if (s.env, s.hosts) not in measured]
+    samples: list[Sample] = [] if args.smoke or not args.only else [  # rows this run does not measure again
+        s for s in load_samples(store) if (s.env, s.hosts) not in measured or (s.tool.startswith("ansible")
+                                                                             and not ansible)]
     hold = fleet.LabHold(root, args.lab_wait)
     started = time.monotonic()
     machine: dict[str, str] = {}

@@ -70,8 +70,8 @@ def issue_table(samples: Sequence[Sample]) -> str:
 def parts_table(samples: Sequence[Sample], startup: Sequence[float], env: str = ENV) -> str:
     """Gantry's steps per host (median over hosts and runs; slowest host in brackets), and local time."""
     samples = _of(samples, env)
-    rows = ["| hosts | deploy | " + " | ".join(STEPS) + " | local (wall − slowest host) |",
-            "|---:|---|" + "---:|" * (len(STEPS) + 1)]
+    rows = ["| hosts | deploy | " + " | ".join(STEPS) + " | local (wall − slowest host) | local CPU s |",
+            "|---:|---|" + "---:|" * (len(STEPS) + 2)]
     for n in sorted({s.hosts for s in samples if s.tool == "gantry"}):
         for kind in ("changed", "no-change"):
             runs = [s for s in samples if s.tool == "gantry" and s.hosts == n and s.kind == kind]
@@ -84,7 +84,9 @@ def parts_table(samples: Sequence[Sample], startup: Sequence[float], env: str = 
                 cells.append(f"{statistics.median(per_host):.2f} ({statistics.median(slowest):.2f})"
                              if any(per_host) else "–")
             local = statistics.median([s.seconds - max(s.host_seconds, default=0.0) for s in runs])
-            rows.append(f"| {n} | {kind} | " + " | ".join(cells) + f" | {local:.2f} |")
+            cpu = [s.cpu for s in runs if s.cpu]
+            rows.append(f"| {n} | {kind} | " + " | ".join(cells) + f" | {local:.2f} | "
+                        + (f"{statistics.median(cpu):.2f} |" if cpu else "– |"))
     note = (f"\n\n`inv --list` (interpreter + imports + Invoke start): median {statistics.median(startup):.2f} s "
             f"over {len(startup)} runs." if startup else "")
     return "\n".join(rows) + note

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shlex
 import string
 import subprocess
@@ -41,6 +42,7 @@ class Sample:
     host_seconds: tuple[float, ...] = ()
     timeline: tuple[dict, ...] = ()  # gantry: the first host's spans {step, start, end} (s from the deploy's start)
     env: str = ENV  # which app: bench (the anchors' shape) or bench-light (the cost curve's)
+    cpu: float = 0.0  # gantry: local CPU seconds of the whole command (interpreter, imports, threads, ssh)
 
 
 @dataclass(frozen=True)
@@ -99,10 +101,12 @@ def render(root: Path, inv: tuple[str, ...], version: str, dest: Path, *, env: s
 def gantry(setup: Setup, version: str, kind: str, *, tool: str = "gantry", env: str = "") -> Sample:
     """`inv deploy --env bench --yes --quiet --json` with APP_VERSION from the process environment."""
     argv = [*setup.inv, "deploy", "--env", env or setup.env, "--yes", "--quiet", "--json"]
+    cpu0 = _children_cpu()
     t0 = time.monotonic()
     proc = subprocess.run(argv, cwd=setup.root, capture_output=True, text=True,
                           env=setup.environ(APP_VERSION=version), timeout=600)
     took = time.monotonic() - t0
+    cpu = _children_cpu() - cpu0
     if proc.returncode != 0:
         raise BenchError(f"gantry deploy failed (exit {proc.returncode}): {_tail(proc.stderr)}")
     doc = json.loads(proc.stdout)
@@ -112,17 +116,25 @@ def gantry(setup: Setup, version: str, kind: str, *, tool: str = "gantry", env: 
     hosts = doc.get("hosts", [])
     return Sample(tool, setup.count, kind, took, tuple(h.get("steps", {}) for h in hosts),
                   tuple(h.get("seconds", 0.0) for h in hosts), tuple(hosts[0].get("timeline", ())) if hosts else (),
-                  setup.env)
+                  setup.env, cpu)
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) used so far by this process's finished children: a deploy's local cost,
+    whatever the machine's load (its wall time is not)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def sample_to_json(s: Sample) -> dict:
     return {"tool": s.tool, "hosts": s.hosts, "kind": s.kind, "seconds": round(s.seconds, 3), "env": s.env,
+            "cpu": round(s.cpu, 3),
             "steps": list(s.steps), "host_seconds": list(s.host_seconds), "timeline": list(s.timeline)}
 
 
 def sample_from_json(d: dict) -> Sample:
     return Sample(d["tool"], d["hosts"], d["kind"], d["seconds"], tuple(d.get("steps", ())),
-                  tuple(d.get("host_seconds", ())), tuple(d.get("timeline", ())), d.get("env", ENV))
+                  tuple(d.get("host_seconds", ())), tuple(d.get("timeline", ())), d.get("env", ENV), d.get("cpu", 0.0))
 
 
 def inv_startup(root: Path, inv: tuple[str, ...]) -> float:
