@@ -84,12 +84,12 @@ def bench_hosts(setup: Setup, releases: list[Path], runs: int, ansible_runs: int
         record(samples, tools.gantry(setup, versions[k], "changed"))
         record(samples, tools.gantry(setup, versions[k], "no-change"))
 
-    if setup.env == tools.CURVE_ENV and setup.count > 10:  # beyond the default max_parallel: all at once too
+    if setup.env == tools.CURVE_ENV and setup.count > 10:  # beyond 10 hosts: ten at a time too
         fleet.clear_containers(setup.lab)
-        tools.gantry(setup, versions[0], "warm-up", env=tools.WIDE_ENV)
+        tools.gantry(setup, versions[0], "warm-up", env=tools.NARROW_ENV)
         for k in range(1, runs + 1):
-            record(samples, tools.gantry(setup, versions[k], "changed", tool=tools.WIDE_TOOL, env=tools.WIDE_ENV))
-            record(samples, tools.gantry(setup, versions[k], "no-change", tool=tools.WIDE_TOOL, env=tools.WIDE_ENV))
+            record(samples, tools.gantry(setup, versions[k], "changed", tool=tools.NARROW_TOOL, env=tools.NARROW_ENV))
+            record(samples, tools.gantry(setup, versions[k], "no-change", tool=tools.NARROW_TOOL, env=tools.NARROW_ENV))
 
     fleet.clear_containers(setup.lab)
     tools.prepare_ssh(setup)

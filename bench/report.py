@@ -8,11 +8,11 @@ from collections.abc import Iterable, Sequence
 
 from bench.tools import CURVE_ENV, ENV, Sample
 
-TOOLS = ("gantry", "gantry (max_parallel 50)", "ssh loop", "ansible", "ansible (pipelining)", "floor", "ssh true")
+TOOLS = ("gantry", "gantry (max_parallel 10)", "ssh loop", "ansible", "ansible (pipelining)", "floor", "ssh true")
 KINDS = ("changed", "no-change", "connect")
 STEPS = ("connect", "facts", "lock", "upload", "up", "health", "switch", "finish")
 BASELINE = "floor"
-CURVE_TOOLS = ("gantry", "gantry (max_parallel 50)", "ssh loop", "floor")
+CURVE_TOOLS = ("gantry", "gantry (max_parallel 10)", "ssh loop", "floor")
 COLOURS = {"gantry": "#1f77b4", "ssh loop": "#ff7f0e", "floor": "#2ca02c"}
 
 

@@ -20,7 +20,7 @@ from gantry.lab import Lab
 HERE = Path(__file__).resolve().parent
 ENV = "bench"  # environments/bench.yml: the anchors' app at Gantry's defaults; the curve uses bench-light
 CURVE_ENV = "bench-light"  # the cost curve's lighter app (web's health check every 5 s)
-WIDE_ENV, WIDE_TOOL = "bench-light-wide", "gantry (max_parallel 50)"  # the same, every host at once
+NARROW_ENV, NARROW_TOOL = "bench-light-p10", "gantry (max_parallel 10)"  # the old default, on the curve
 SSH_DIR = "/srv/bench-ssh"
 ANSIBLE_DIR = "/srv/bench-ansible"
 FLOOR_MARK = "gantry-bench-floor"
