@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -13,7 +14,7 @@ KINDS = ("changed", "no-change", "connect")
 STEPS = ("connect", "facts", "lock", "upload", "up", "health", "switch", "finish")
 BASELINE = "floor"
 CURVE_TOOLS = ("gantry", "gantry (max_parallel 10)", "ssh loop", "floor")
-COLOURS = {"gantry": "#1f77b4", "ssh loop": "#ff7f0e", "floor": "#2ca02c"}
+COLOURS = {"gantry": "#1f77b4", "gantry (max_parallel 10)": "#9467bd", "ssh loop": "#ff7f0e", "floor": "#2ca02c"}
 
 
 def _of(samples: Iterable[Sample], env: str) -> list[Sample]:
@@ -102,9 +103,10 @@ def timeline_table(samples: Sequence[Sample]) -> str:
     order: list[str] = []
     for s in runs:
         for span in s.timeline:
-            if span["step"] not in spans:
-                order.append(span["step"])
-            spans[span["step"]].append((span["start"], span["end"]))
+            step = re.sub(r" \(poll \d+\)$", "", span["step"])  # which poll it was differs between runs
+            if step not in spans:
+                order.append(step)
+            spans[step].append((span["start"], span["end"]))
     rows = ["| step | start s | end s | took s |", "|---|---:|---:|---:|"]
     for step in order:
         start = statistics.median(a for a, _ in spans[step])
