@@ -302,6 +302,9 @@ Median over hosts and runs; in brackets the median over runs of the slowest host
 
 {targets_text(samples)}
 
+Each ratio divides medians as measured; rows measured under different machine loads (see the Notes) do not
+compare.
+
 ## Cost curve: 1 to 50 hosts (`bench-light`: web's health check every 5 s)
 
 ![deploy time against hosts](curve.svg)
