@@ -1,14 +1,17 @@
-"""`python -m bench`: Gantry against Ansible's compose module and a plain ssh loop, 1 to 10 lab hosts.
+"""`python -m bench`: Gantry against the in-host floor, a plain ssh loop and Ansible, and a cost curve to 50 hosts.
 
 Brings up the lab (waiting while another project's lab is up), then for each host count deploys the
 same release with every tool, several runs of a changed and of a no-change deploy each, and prints the
-table (median, spread, ratio to the plain loop). `--smoke`: 1 host, 1 run, Gantry and the ssh loop only.
+table (median, spread, ratio to the floor). Then the cost curve: the lighter app (bench-light) at 1, 10, 25
+and 50 hosts, Gantry, the plain loop and the floor, with a plot (bench/curve.svg) and the slope.
+`--smoke`: 1 host, 1 run, Gantry and the ssh loop only, no curve.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import secrets
 import shutil
@@ -18,6 +21,7 @@ from pathlib import Path
 
 from bench import fleet, report, tools
 from bench.tools import BenchError, Sample, Setup
+from gantry.lab.model import requested_net
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET_NAMES = ("DB_PASSWORD", "API_TOKEN")
@@ -26,8 +30,12 @@ SECRET_NAMES = ("DB_PASSWORD", "API_TOKEN")
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--smoke", action="store_true", help="1 host, 1 run, gantry + ssh loop (for CI)")
-    p.add_argument("--hosts", default="1,3,10", help="host counts, comma separated (default 1,3,10)")
-    p.add_argument("--runs", type=int, default=3, help="timed runs per tool, host count and kind (default 3)")
+    p.add_argument("--hosts", default="1,10", help="host counts of the table, comma separated (default 1,10)")
+    p.add_argument("--runs", type=int, default=5, help="timed runs per tool, host count and kind (default 5)")
+    p.add_argument("--curve-hosts", default="1,10,25,50", help="host counts of the cost curve (default 1,10,25,50)")
+    p.add_argument("--curve-runs", type=int, default=2, help="timed runs per point of the curve (default 2)")
+    p.add_argument("--only", choices=("table", "curve"), help="measure only the table or only the curve (at its "
+                   "--hosts or --curve-hosts); every other row is read back from bench/samples.json")
     p.add_argument("--root", default=str(REPO), help="project root holding tasks.py (default: this repo)")
     p.add_argument("--ansible-runs", type=int, default=2, help="timed runs per Ansible row (default 2: it is slow)")
     p.add_argument("--ansible", help="ansible-playbook to use (default: on PATH or in .gantry/bench/ansible-venv)")
@@ -36,7 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", help="write the results here (default bench/RESULTS.md; none with --smoke)")
     args = p.parse_args(argv)
     if args.smoke:
-        args.hosts, args.runs, args.no_ansible = "1", 1, True
+        args.hosts, args.runs, args.no_ansible, args.only = "1", 1, True, "table"
     return args
 
 
@@ -66,13 +74,22 @@ def record(samples: list[Sample], sample: Sample) -> Sample:
 
 def bench_hosts(setup: Setup, releases: list[Path], runs: int, ansible_runs: int, smoke: bool,
                 samples: list[Sample]) -> None:
-    """Every tool on the current lab: an untimed first deploy, then `runs` × (changed, no-change)."""
+    """Every tool on the current lab: an untimed first deploy, then `runs` × (changed, no-change).
+
+    The curve (setup.env bench-light) has no Ansible rows: Gantry, the plain loop, the floor, `ssh true`."""
     versions = [p.name for p in releases]
     fleet.clear_containers(setup.lab)
     tools.gantry(setup, versions[0], "warm-up")
     for k in range(1, runs + 1):
         record(samples, tools.gantry(setup, versions[k], "changed"))
         record(samples, tools.gantry(setup, versions[k], "no-change"))
+
+    if setup.env == tools.CURVE_ENV and setup.count > 10:  # beyond 10 hosts: ten at a time too
+        fleet.clear_containers(setup.lab)
+        tools.gantry(setup, versions[0], "warm-up", env=tools.NARROW_ENV)
+        for k in range(1, runs + 1):
+            record(samples, tools.gantry(setup, versions[k], "changed", tool=tools.NARROW_TOOL, env=tools.NARROW_ENV))
+            record(samples, tools.gantry(setup, versions[k], "no-change", tool=tools.NARROW_TOOL, env=tools.NARROW_ENV))
 
     fleet.clear_containers(setup.lab)
     tools.prepare_ssh(setup)
@@ -90,7 +107,7 @@ def bench_hosts(setup: Setup, releases: list[Path], runs: int, ansible_runs: int
     for _ in range(runs):
         record(samples, tools.ssh_true(setup))
 
-    if setup.ansible:
+    if setup.ansible and setup.env == tools.ENV:
         fleet.clear_containers(setup.lab)
         tools.write_inventory(setup)
         tools.ansible(setup, releases[0], "warm-up", pipelining=False)
@@ -123,23 +140,37 @@ def main(argv: list[str] | None = None) -> int:
         fleet.log("ansible-playbook not found: no Ansible rows "
                   "(python3 -m venv .gantry/bench/ansible-venv && .gantry/bench/ansible-venv/bin/pip install ansible)")
     inv = tools.inv_command()
+    registry = requested_net().registry  # this lab slot's registry (the env files name slot 0's)
     stamp = datetime.datetime.now().strftime("%H%M%S")
-    releases = [work / "releases" / f"b{stamp}-{k}" for k in range(args.runs + 1)]
-    for rel in releases:  # offline, before the lab is taken
-        tools.render(root, inv, rel.name, rel)
+    parts = [("table", tools.ENV, counts, args.runs), ("curve", tools.CURVE_ENV,
+                                                       [int(n) for n in args.curve_hosts.split(",")], args.curve_runs)]
+    parts = [p for p in parts if args.only in (None, p[0])]
+    releases: dict[str, list[Path]] = {}
+    for _, env, _, runs in parts:  # offline, before the lab is taken
+        releases[env] = [work / "releases" / f"{env}-{stamp}-{k}" for k in range(runs + 1)]
+        for rel in releases[env]:
+            tools.render(root, inv, rel.name.replace(f"{env}-", "b"), rel, env=env, registry=registry)
     startup = [] if args.smoke else [tools.inv_startup(root, inv) for _ in range(3)]
 
-    samples: list[Sample] = []
+    store = REPO / "bench" / "samples.json"
+    measured = {(env, n) for _, env, host_counts, _ in parts for n in host_counts}
+    samples: list[Sample] = [] if args.smoke or not args.only else [  # rows this run does not measure again
+        s for s in load_samples(store) if (s.env, s.hosts) not in measured or (s.tool.startswith("ansible")
+                                                                             and not ansible)]
     hold = fleet.LabHold(root, args.lab_wait)
     started = time.monotonic()
     machine: dict[str, str] = {}
     try:
-        for n in counts:
-            lab = hold.resize(n)
-            setup = Setup(root, work, lab, inv, ansible)
-            if not machine:
-                machine = fleet.describe_machine(lab, ansible)
-            bench_hosts(setup, releases, args.runs, min(args.ansible_runs, args.runs), args.smoke, samples)
+        for name, env, host_counts, runs in parts:
+            for n in host_counts:
+                lab = hold.resize(n)
+                setup = Setup(root, work, lab, inv, ansible, env, registry)
+                if not machine:
+                    machine = fleet.describe_machine(lab, ansible)
+                fleet.log(f"{name}: {n} host(s), load {fleet.load()}")
+                bench_hosts(setup, releases[env], runs, min(args.ansible_runs, runs), args.smoke, samples)
+                if not args.smoke:
+                    save_samples(store, samples)
     except BenchError as exc:
         fleet.log(f"FAILED: {exc}")
         return 1
@@ -147,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         hold.release()
         shutil.rmtree(work / "releases", ignore_errors=True)
         shutil.rmtree(f"/tmp/gantry-bench-cp-{os.getpid()}", ignore_errors=True)
-    fleet.log(f"done in {time.monotonic() - started:.0f} s")
+    fleet.log(f"done in {time.monotonic() - started:.0f} s, load {fleet.load()}")
+    machine["load average at end"] = fleet.load()
 
     print(report.results_table(samples))
     if not args.smoke:
@@ -159,10 +191,26 @@ def main(argv: list[str] | None = None) -> int:
     if out:
         date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
+        svg = report.curve_svg(samples)
+        if svg:
+            (out.parent / "curve.svg").write_text(svg)
         out.write_text(report.results_md(samples, startup, machine, date=date, command=command.strip(),
                                          notes=kept_notes(out)))
         fleet.log(f"results written to {out}")
     return 0
+
+
+def save_samples(path: Path, samples: list[Sample]) -> None:
+    path.write_text(json.dumps([tools.sample_to_json(s) for s in samples], indent=1) + "\n")
+
+
+def load_samples(path: Path) -> list[Sample]:
+    """The samples of an earlier run (with --only, those of the rows not measured again are kept)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    return [tools.sample_from_json(d) for d in data]
 
 
 if __name__ == "__main__":

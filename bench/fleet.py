@@ -19,6 +19,11 @@ def log(text: str) -> None:
     print(f"bench: {text}", file=sys.stderr, flush=True)
 
 
+def load() -> str:
+    """The machine's load averages (1, 5, 15 min): other engineers share its 2 cores."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def acquire_lab(root: Path, count: int, *, wait: float) -> Lab:
     """lab_up, waiting up to `wait` seconds while another project's lab is on this machine."""
     deadline = time.monotonic() + wait
@@ -63,15 +68,22 @@ def ssh_options(lab: Lab) -> list[str]:
 
 def parallel(argvs: Sequence[Sequence[str]], *, timeout: float = 300) -> tuple[float, list[str]]:
     """Start every command at once, wait for all; (wall seconds, error lines of the failed ones)."""
+    took, errors, _ = parallel_out(argvs, timeout=timeout)
+    return took, errors
+
+
+def parallel_out(argvs: Sequence[Sequence[str]], *, timeout: float = 300) -> tuple[float, list[str], list[str]]:
+    """parallel, also returning each command's output (stdout and stderr together), in order."""
     t0 = time.monotonic()
     procs = [subprocess.Popen(list(a), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for a in argvs]
-    errors = []
+    errors, outs = [], []
     for argv, proc in zip(argvs, procs):
         out, _ = proc.communicate(timeout=timeout)
+        outs.append(out)
         if proc.returncode != 0:
             errors.append(f"`{' '.join(argv[-4:])}` exit {proc.returncode}: {out.strip()[-300:]}")
-    return time.monotonic() - t0, errors
+    return time.monotonic() - t0, errors, outs
 
 
 def on_all(lab: Lab, command: str, *, timeout: float = 300) -> None:
@@ -111,7 +123,7 @@ def describe_machine(lab: Lab, ansible: str | None) -> dict[str, str]:
         "openssh": _out(["sh", "-c", "ssh -V 2>&1"]),
         "python": platform.python_version(),
         "gantry": _out(["git", "-C", str(lab.root), "describe", "--always", "--dirty"]),
-        "load average at start": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
+        "load average at start": load(),
     }
     if ansible:
         first = _out([str(Path(ansible).with_name("ansible")), "--version"]).splitlines()[:1]

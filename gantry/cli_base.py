@@ -117,6 +117,8 @@ def finish_run(result, console: output.Console, as_json: bool) -> None:
     doc = result.to_dict()
     console.say("")
     console.say(output.run_summary(doc), always=True)
+    if console.verbose:
+        console.say("\n" + output.timeline(doc))
     if as_json:
         output.print_json(doc)
     if result.exit_code:

@@ -12,13 +12,14 @@ from gantry import audit, commands, output, yamlio
 from gantry.cli_base import confirm, flag_number, load_env, root_of, user_errors
 from gantry.deploy import targets_for
 from gantry.errors import GantryError, UsageError
-from gantry.executor import HostConnection, run_parallel
 from gantry.facts import parse_audit, parse_facts, split_sections
 from gantry.hostops import lock_holder
 
 
 def _each_host(environment, fn, console: output.Console | None = None):
     """Open one connection per host, run fn(conn, layout), close; one outcome per host."""
+    from gantry.executor import HostConnection, run_parallel  # Fabric/paramiko: only tasks that connect load them
+
     layout = commands.Layout(environment.base_dir)
     echo = console.command if console else None
 

@@ -151,14 +151,18 @@ def compose_up(project: str, layout: Layout, rid: str) -> Argv:
     return compose(project, layout, rid, "up", "-d", "--remove-orphans", "--no-build", "--quiet-pull")
 
 
-def pull_and_up(project: str, layout: Layout, rid: str, images: Sequence[str]) -> Command:
+def pull_and_up(project: str, layout: Layout, rid: str, images: Sequence[str], *, first_poll: bool = False) -> Command:
     """One round trip: pull only when an image is missing (asking the engine is far cheaper than a
-    `compose pull`), `up -d`, then print the images' digests for the manifest."""
+    `compose pull`), `up -d`, then print the images' digests for the manifest (and, with first_poll, the
+    health wait's first poll). Host clock readings between the parts time them for the timeline."""
     have = quiet(write_to(argv("docker", "image", "inspect", "--format", "{{.Id}}", "--", *images), "/dev/null"))
     pull = or_else(have, compose_pull(project, layout, rid)) if images else compose_pull(project, layout, rid)
-    steps: list[Command] = [marker("t0"), host_time(), pull, compose_up(project, layout, rid), marker("up-done")]
+    steps: list[Command] = [marker("t0"), host_time(), *clock("clock-start"), pull, *clock("clock-pulled"),
+                            compose_up(project, layout, rid), marker("up-done"), *clock("clock-up")]
     if images:
         steps += [marker("images"), quiet(image_digests(images))]
+    if first_poll:  # the health wait's first poll, in the same round trip
+        steps.append(health_poll(project))
     return and_then(*steps)
 
 
@@ -200,8 +204,11 @@ def containers(project: str) -> Command:
 
 
 def health_poll(project: str) -> Command:
-    """One round trip per poll: the full state of every container."""
-    return sequence(marker("ps"), containers(project), marker("end"))
+    """One round trip per poll: the host's clock, then the full state of every container.
+
+    The clock is read before the containers: a container seen running has run at least from its
+    StartedAt to that time, so the settle period is never judged longer than it was."""
+    return sequence(*clock("now"), marker("ps"), containers(project), marker("end"))
 
 
 def kill_events(project: str, since: int) -> Argv:
@@ -214,6 +221,11 @@ def kill_events(project: str, since: int) -> Argv:
 
 def host_time() -> Argv:
     return argv("date", "+%s")
+
+
+def clock(name: str) -> tuple[Argv, Argv]:
+    """A section holding the host's clock in seconds with a fraction (GNU date; parsed by facts.parse_clock)."""
+    return marker(name), argv("date", "+%s.%N")
 
 
 def verify_release(layout: Layout, rid: str) -> Command:

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gantry import commands
 from gantry.audit import AuditRecord
@@ -28,12 +29,14 @@ from gantry.errors import (
     PreflightError,
     UsageError,
 )
-from gantry.executor import HostConnection, Target, close_all
 from gantry.fanout import BatchInterrupted, fan_out, interrupts_held
 from gantry.health import Failed, Healthy, ServiceSpec
 from gantry.hostops import HealthSettingsView, HostSession, StepReport, UpFailed, lock_holder
 from gantry.policy.host import check_host
 from gantry.release import Release, releases_to_prune
+
+if TYPE_CHECKING:  # gantry.executor loads Fabric and paramiko: imported when a deploy connects, not before
+    from gantry.executor import Target
 
 
 @dataclass
@@ -67,6 +70,8 @@ class HostRun:
             "slow_stops": sorted({stop.service for stop in self.slow}),
             "seconds": round((self.ended or time.monotonic()) - self.started, 2),
             "steps": {k: round(v, 3) for k, v in self.session.timings.items()},
+            "timeline": [{"step": name, "start": round(a - self.started, 3), "end": round(b - self.started, 3)}
+                         for name, a, b in sorted(self.session.spans, key=lambda span: span[1])],
         }
 
     @property
@@ -105,6 +110,8 @@ class RunContext:
 
 
 def targets_for(env: Environment) -> list[Target]:
+    from gantry.executor import Target
+
     if not env.hosts:
         hint = "run `inv lab.up` first" if env.inventory else f"add hosts to {env.source}"
         raise UsageError(env.source, "no hosts to deploy to", hint)
@@ -113,6 +120,8 @@ def targets_for(env: Environment) -> list[Target]:
 
 
 def open_sessions(ctx: RunContext, cancel: threading.Event) -> list[HostSession]:
+    from gantry.executor import HostConnection
+
     env = ctx.env
     hs = env.health
     view = HealthSettingsView(hs.interval, hs.timeout, hs.settle, hs.margin)
@@ -140,6 +149,11 @@ class Driver:
         self.interrupted = False
         self.release_id = ""
 
+    def _close(self) -> None:
+        from gantry.executor import close_all
+
+        close_all(r.session.conn for r in self.runs)
+
     # -- phase 1: everyone reachable, observed and locked, or nothing changes -----------------------
 
     def _fan(self, items: Sequence, fn: Callable, *, reraise: bool = True) -> list:
@@ -155,7 +169,7 @@ class Driver:
             with interrupts_held():
                 self._record_interrupted()
                 self.unlock_all()
-                close_all(r.session.conn for r in self.runs)
+                self._close()
             raise Interrupted(self.action, "interrupted before any host was changed", "") from None
 
     def _record_interrupted(self) -> None:
@@ -171,7 +185,7 @@ class Driver:
     def _stop_on(self, errors: list[GantryError]) -> None:
         if errors:
             self.unlock_all()
-            close_all(r.session.conn for r in self.runs)
+            self._close()
             raise errors[0] if len(errors) == 1 else _many(errors)
 
     def observe_all(self, release: Release, specs: tuple[ServiceSpec, ...]) -> bool:
@@ -221,7 +235,7 @@ class Driver:
                 and not any(isinstance(e, HostError) and e.host == r.host for e in errors)]
         if errors or busy:
             self.unlock_all()
-            close_all(r.session.conn for r in self.runs)
+            self._close()
             if errors:
                 raise errors[0] if len(errors) == 1 else _many(errors)
             run = busy[0]
@@ -277,7 +291,7 @@ class Driver:
 
     def deploy(self, release: Release, specs: tuple[ServiceSpec, ...]) -> RunResult:
         if self.observe_all(release, specs):
-            close_all(r.session.conn for r in self.runs)
+            self._close()
             return self._result(release.id)
         self.lock_all(release.id, preflight=lambda run: not _unchanged(run.session.facts, release, specs),
                       images=_images(release))
@@ -295,7 +309,7 @@ class Driver:
                               "recorded its outcome and released the locks first (nothing was undone)")
         finally:
             self.unlock_all()
-            close_all(r.session.conn for r in self.runs)
+            self._close()
         return self._result(release.id)
 
     def _roll_out(self, release: Release, specs: tuple[ServiceSpec, ...]) -> None:

@@ -6,6 +6,7 @@ releases printed one JSON array. Both are accepted.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from dataclasses import dataclass, field
@@ -24,6 +25,15 @@ class Container:
     id: str = ""
     published: tuple[tuple[str, int], ...] = ()  # (host ip, host port) of each published TCP port
     restarts: int = 0  # Docker's RestartCount: a container recreated by `up` starts at 0
+    started_at: float = 0.0  # State.StartedAt in epoch seconds on the host's clock; 0.0 when unknown
+
+
+@dataclass(frozen=True)
+class HealthPoll:
+    """One health poll: every container, and the host's clock read just before them (None when unreadable)."""
+
+    containers: tuple[Container, ...] = ()
+    host_now: float | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +255,14 @@ def parse_health_poll(text: str) -> tuple[Container, ...]:
     return parse_inspect("\n".join(split_sections(text).get("ps", [])))
 
 
+def parse_poll(text: str) -> HealthPoll | None:
+    """A health poll with the host's clock (commands.health_poll); None when the output holds no poll."""
+    sections = split_sections(text)
+    if "ps" not in sections or "end" not in sections:
+        return None
+    return HealthPoll(parse_inspect("\n".join(sections["ps"])), parse_clock(sections.get("now", [])))
+
+
 def _json_values(text: str) -> list:
     """Every JSON value in a text, in order (xargs may run `docker inspect` more than once)."""
     decoder, out, at = json.JSONDecoder(), [], 0
@@ -289,7 +307,31 @@ def container_of_inspect(obj: dict) -> Container:
         id=str(obj.get("Id") or ""),
         published=_published({"Ports": ports}),
         restarts=int(obj.get("RestartCount") or 0),
+        started_at=parse_timestamp(state.get("StartedAt")),
     )
+
+
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$")
+
+
+def parse_timestamp(value: object) -> float:
+    """Docker's RFC 3339 time with nanoseconds ("2026-12-01T10:16:50.123456789Z") as epoch seconds; 0.0 for
+    Docker's zero time ("0001-01-01T00:00:00Z": never started) or anything else."""
+    found = _RFC3339.match(str(value or ""))
+    if not found or found.group(1).startswith("0001-"):
+        return 0.0
+    whole, frac, zone = found.groups()
+    stamp = datetime.datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone))
+    return stamp.timestamp() + (float("0." + frac) if frac else 0.0)
+
+
+def parse_clock(lines: list[str]) -> float | None:
+    """A `date +%s.%N` section: the host's time in seconds, None when absent or unreadable (a date without %N)."""
+    text = "".join(lines).strip()
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def parse_inspect(text: str) -> tuple[Container, ...]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import tenacity
 
-from gantry.facts import Container
+from gantry.facts import Container, HealthPoll
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class Healthy:
 @dataclass(frozen=True)
 class Pending:
     reason: str
+    starting: bool = False  # a container is being created or its healthcheck has not answered yet
+    wake: float | None = None  # seconds until the earliest settle period ends (poll right then)
 
 
 @dataclass(frozen=True)
@@ -101,9 +103,15 @@ def deadline_for(specs: tuple[ServiceSpec, ...], settle: float, margin: float) -
     return max([s.budget for s in specs] + [settle]) + margin
 
 
+FAST_POLL = 0.2  # seconds between polls while something is starting, backing off to the interval
+
+
 @dataclass
 class Observer:
-    """Remembers when each container was first seen running, to apply the settle period."""
+    """When each container began running, to apply the settle period.
+
+    With the host's clock in the poll, that is the container's own StartedAt (so the settle overlaps `up`
+    and the other services' waits); without it, the local time the container was first seen running."""
 
     running_since: dict[str, float] = field(default_factory=dict)
 
@@ -115,6 +123,26 @@ class Observer:
             else:
                 self.running_since.pop(key, None)
 
+    def judge(self, poll: HealthPoll | tuple[Container, ...], specs: tuple[ServiceSpec, ...], local_now: float,
+              settle: float) -> Verdict:
+        if not isinstance(poll, HealthPoll):
+            poll = HealthPoll(tuple(poll))
+        self.see(poll.containers, local_now)
+        running = [c for c in poll.containers if c.state == "running"]
+        if poll.host_now is not None and all(c.started_at for c in running):
+            since = {c.id or c.name: c.started_at for c in running}
+            return verdict(poll.containers, specs, since, poll.host_now, settle)
+        return verdict(poll.containers, specs, self.running_since, local_now, settle)
+
+
+def next_poll(pending: Pending, interval: float, attempt: int, fast: float = FAST_POLL) -> float:
+    """Seconds to the next poll: fast while something is starting, backing off by half each poll to the
+    interval; a settle period that ends sooner is polled the moment it ends."""
+    wait = min(interval, fast * 1.5 ** max(0, attempt - 1)) if pending.starting else interval
+    if pending.wake is not None:
+        wait = min(wait, max(0.02, pending.wake))
+    return wait
+
 
 def verdict(containers: tuple[Container, ...], specs: tuple[ServiceSpec, ...],
             running_since: Mapping[str, float], now: float, settle: float) -> Verdict:
@@ -125,17 +153,21 @@ def verdict(containers: tuple[Container, ...], specs: tuple[ServiceSpec, ...],
         if spec.replicas == 0:
             continue
         if not mine:
-            waiting.append(f"{spec.name}: no container yet")
+            waiting.append(Pending(f"{spec.name}: no container yet", starting=True))
             continue
         for c in mine:
             v = _container_verdict(c, spec, running_since.get(c.id or c.name), now, settle)
             if isinstance(v, Failed):
                 return v
             if isinstance(v, Pending):
-                waiting.append(v.reason)
+                waiting.append(v)
         if len(mine) < spec.replicas:  # every replica is judged: one not yet created is not healthy
-            waiting.append(f"{spec.name}: {len(mine)} of {spec.replicas} replicas")
-    return Pending("; ".join(waiting)) if waiting else Healthy()
+            waiting.append(Pending(f"{spec.name}: {len(mine)} of {spec.replicas} replicas", starting=True))
+    if not waiting:
+        return Healthy()
+    wakes = [p.wake for p in waiting if p.wake is not None]
+    return Pending("; ".join(p.reason for p in waiting), any(p.starting for p in waiting),
+                   min(wakes) if wakes else None)
 
 
 def _container_verdict(c: Container, spec: ServiceSpec, since: float | None, now: float,
@@ -151,25 +183,32 @@ def _container_verdict(c: Container, spec: ServiceSpec, since: float | None, now
     if c.health == "unhealthy":
         return Failed(f"container {c.name} is unhealthy", spec.name, c.name)
     if c.state != "running":
-        return Pending(f"{c.name} is {c.state or 'starting'}")
+        return Pending(f"{c.name} is {c.state or 'starting'}", starting=True)
     if spec.has_healthcheck or c.health:
-        return Healthy() if c.health == "healthy" else Pending(f"{c.name} health is {c.health or 'starting'}")
-    if since is None or now - since < settle:
-        return Pending(f"{c.name} settling ({settle:.0f} s without a restart)")
+        return Healthy() if c.health == "healthy" else Pending(f"{c.name} health is {c.health or 'starting'}",
+                                                               starting=True)
+    if since is None:
+        return Pending(f"{c.name} settling ({settle:.0f} s without a restart)", starting=True)
+    if now - since < settle:
+        return Pending(f"{c.name} settling ({settle:.0f} s without a restart)", wake=settle - (now - since))
     return Healthy()
 
 
-def wait_healthy(poll: Callable[[], tuple[Container, ...]], specs: tuple[ServiceSpec, ...], *,
-                 interval: float, deadline: float, settle: float,
+def wait_healthy(poll: Callable[[], HealthPoll | tuple[Container, ...]], specs: tuple[ServiceSpec, ...], *,
+                 interval: float, deadline: float, settle: float, first: HealthPoll | None = None,
                  cancel: threading.Event | None = None, clock: Callable[[], float] = time.monotonic) -> Verdict:
-    """Poll until Healthy or Failed; Pending past the deadline becomes Failed."""
+    """Poll until Healthy or Failed; Pending past the deadline becomes Failed.
+
+    `first` is a poll already made (in the `up` round trip): the first verdict comes from it. Polls come
+    fast while something is starting and at `interval` otherwise (see next_poll)."""
     observer = Observer()
+    given = [first] if first is not None else []
 
     def attempt() -> Verdict:
-        containers = poll()
-        now = clock()
-        observer.see(containers, now)
-        return verdict(containers, specs, observer.running_since, now, settle)
+        return observer.judge(given.pop() if given else poll(), specs, clock(), settle)
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        return next_poll(state.outcome.result(), interval, state.attempt_number)
 
     stop = tenacity.stop_after_delay(deadline)
     if cancel is not None:
@@ -177,7 +216,7 @@ def wait_healthy(poll: Callable[[], tuple[Container, ...]], specs: tuple[Service
     result = tenacity.Retrying(
         retry=tenacity.retry_if_result(lambda v: isinstance(v, Pending)),
         stop=stop,
-        wait=tenacity.wait_fixed(interval),
+        wait=wait,
         retry_error_callback=lambda state: state.outcome.result(),
     )(attempt)
     if isinstance(result, Pending):

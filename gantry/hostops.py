@@ -14,24 +14,26 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import tenacity
 import yaml
 
 from gantry import commands
 from gantry.errors import HostError
-from gantry.executor import HostConnection, Result
 from gantry.facts import (
+    HealthPoll,
     HostFacts,
     LockInfo,
     Preflight,
     ReleaseCheck,
     SlowStop,
+    parse_clock,
     parse_facts,
-    parse_health_poll,
     parse_image_config,
     parse_image_digests,
     parse_kill_events,
+    parse_poll,
     parse_preflight,
     parse_release_check,
     split_sections,
@@ -46,6 +48,9 @@ from gantry.health import (
     wait_healthy,
 )
 from gantry.release import Release, render_manifest
+
+if TYPE_CHECKING:  # Fabric and paramiko load with the first connection, not with this module
+    from gantry.executor import HostConnection, Result
 
 StepReport = Callable[[str, str, str, float, str], None]  # host, step, status(start|ok|fail), secs, detail
 
@@ -75,7 +80,10 @@ class HostSession:
     image_facts: dict[str, dict] = field(default_factory=dict)
     checked: dict[str, ReleaseCheck] = field(default_factory=dict)  # verified kept releases, by id
     up_since: int = 0  # host time (epoch seconds) when the last `up` began
+    first_poll: HealthPoll | None = None  # the health poll that ended the last `up` round trip
     timings: dict[str, float] = field(default_factory=dict)
+    # (step, start, end) in time.monotonic() seconds: every step and the polls that matter, for the timeline
+    spans: list[tuple[str, float, float]] = field(default_factory=list)
 
     @property
     def host(self) -> str:
@@ -83,8 +91,11 @@ class HostSession:
 
     phase: str = ""  # "" while rolling forward, "rollback" while returning to an earlier release
 
+    def _label(self, name: str) -> str:
+        return f"{self.phase}:{name}" if self.phase else name
+
     def step(self, name: str, fn: Callable[[], object], detail: str = "") -> object:
-        label = f"{self.phase}:{name}" if self.phase else name
+        label = self._label(name)
         self.report(self.host, label, "start", 0.0, detail)
         t0 = time.monotonic()
         try:
@@ -92,10 +103,12 @@ class HostSession:
         except HostError as exc:
             took = time.monotonic() - t0
             self.timings[label] = self.timings.get(label, 0.0) + took
+            self.spans.append((label, t0, t0 + took))
             self.report(self.host, label, "fail", took, self.redact(exc.what))
             raise
         took = time.monotonic() - t0
         self.timings[label] = self.timings.get(label, 0.0) + took
+        self.spans.append((label, t0, t0 + took))
         failed = isinstance(value, Failed)
         self.report(self.host, label, "fail" if failed else "ok", took,
                     self.redact(value.reason) if failed else detail)
@@ -153,25 +166,44 @@ class HostSession:
         in one round trip, retried on transient registry errors only."""
         if pins:
             self.step("pin", lambda: self.conn.run(commands.pin_images(pins), step="pin"))
-        cmd = commands.pull_and_up(self.project, self.layout, rid, images)
+        cmd = commands.pull_and_up(self.project, self.layout, rid, images, first_poll=True)
+        self.first_poll = None
 
         def run() -> dict[str, str]:
+            sent = time.monotonic()
             out = _retry_transient(lambda: self.conn.run(cmd, step="up", check=False), self.cancel)
-            t0 = "".join(split_sections(out.stdout).get("t0", [])).strip()
+            returned = time.monotonic()
+            sections = split_sections(out.stdout)
+            t0 = "".join(sections.get("t0", [])).strip()
             self.up_since = int(t0) if t0.isdigit() else self.up_since
             if not out.ok or f"{commands.MARK}up-done" not in out.stdout:
                 tail = "\n    ".join((out.stderr.strip() or out.stdout.strip()).splitlines()[-8:])
                 needs = f" (release images: {', '.join(images)})" if images else ""
                 raise self._up_failed(f"docker compose pull/up failed{needs}:\n    {tail}", specs)
-            return parse_image_digests(split_sections(out.stdout).get("images", []), images)
+            self.first_poll = parse_poll(out.stdout)
+            self._host_spans(sections, sent, returned)
+            return parse_image_digests(sections.get("images", []), images)
 
         self.resolved = self.step("up", run)
+
+    def _host_spans(self, sections: Mapping[str, list[str]], sent: float, returned: float) -> None:
+        """The parts of the `up` round trip, timed by the host's clock, placed on the local timeline (the
+        first clock reading taken as the moment the command was sent; the last part ends when it returned)."""
+        marks = [(name, parse_clock(sections.get(name, []))) for name in ("clock-start", "clock-pulled",
+                                                                          "clock-up", "now")]
+        known = [(name, t) for name, t in marks if t is not None]
+        if len(known) < 2:
+            return
+        shift = sent - known[0][1]
+        names = {"clock-start": "pull check", "clock-pulled": "up -d", "clock-up": "image digests", "now": "first poll"}
+        for (name, a), (_, b) in zip(known, [*known[1:], ("", returned - shift)]):
+            self.spans.append((self._label(names.get(name, name)), a + shift, b + shift))
 
     def _up_failed(self, what: str, specs: tuple[ServiceSpec, ...]) -> HostError:
         """`up` stops at a dependency that failed (a one-shot job that exited non-zero, an unhealthy service
         others wait for): name it, with its last log lines, as a failed health wait would."""
         try:
-            found = verdict(self.poll(), specs, {}, 0.0, 0.0) if specs else None
+            found = verdict(self.poll().containers, specs, {}, 0.0, 0.0) if specs else None
         except HostError:
             found = None
         if isinstance(found, Failed) and found.container:
@@ -179,8 +211,9 @@ class HostSession:
                             self.diagnose(found), what)
         return HostError(self.host, "up", what, "check the image names, the registry and the host's access to it")
 
-    def poll(self):
-        return parse_health_poll(self.conn.run(commands.health_poll(self.project), step="health").stdout)
+    def poll(self) -> HealthPoll:
+        out = self.conn.run(commands.health_poll(self.project), step="health").stdout
+        return parse_poll(out) or HealthPoll()
 
     def slow_stops(self) -> tuple[SlowStop, ...]:
         """Containers that the last `up` had to SIGKILL after their stop timeout (they ignore SIGTERM)."""
@@ -196,11 +229,24 @@ class HostSession:
 
     def wait(self, specs: tuple[ServiceSpec, ...]) -> Verdict:
         deadline = self.health.timeout or deadline_for(specs, self.health.settle, self.health.margin)
+        polls: list[tuple[float, float]] = []
 
-        return self.step("health", lambda: wait_healthy(self.poll, specs, interval=self.health.interval,
-                                                        deadline=deadline, settle=self.health.settle,
-                                                        # a rollback is never cut short: it restores service
-                                                        cancel=None if self.phase == "rollback" else self.cancel))
+        def poll():
+            t0 = time.monotonic()
+            containers = self.poll()
+            polls.append((t0, time.monotonic()))
+            return containers
+
+        # `verdict` is the health module's function: the wait's own result gets another name
+        first, self.first_poll = self.first_poll, None
+        result = self.step("health", lambda: wait_healthy(poll, specs, interval=self.health.interval,
+                                                          deadline=deadline, settle=self.health.settle, first=first,
+                                                          # a rollback is never cut short: it restores service
+                                                          cancel=None if self.phase == "rollback" else self.cancel))
+        if polls:  # the wait stops at the first healthy poll: the last one (the up round trip made the first)
+            last = "first healthy poll" if not isinstance(result, Failed) else "last poll"
+            self.spans.append((self._label(f"{last} (poll {len(polls) + (first is not None)})"), *polls[-1]))
+        return result
 
     def switch(self, rid: str, manifest: Mapping | None = None) -> None:
         """Make rid current; with a manifest, first record the image digests resolved on this host in it."""

@@ -126,6 +126,13 @@ def run_summary(result: Mapping) -> str:
     return text + ("\n\n" + "\n".join(problems) if problems else "") + "\n\n" + closing
 
 
+def timeline(result: Mapping) -> str:
+    """Each host's steps with their start and end, in seconds from the start of the run (for --verbose)."""
+    rows = [(h["host"], span["step"], f"{span['start']:.3f}", f"{span['end']:.3f}",
+             f"{span['end'] - span['start']:.3f}") for h in result["hosts"] for span in h.get("timeline", ())]
+    return "timeline (seconds from the start of the run)\n" + table(rows, ("host", "step", "start", "end", "took"))
+
+
 def print_json(doc: object, stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
     stream.write(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from tests.labtools import copy_project, lab_missing
 
 REPO = Path(__file__).resolve().parent.parent
-ROW = r"^\| {tool} \| 1 \| {kind} \| (\d+\.\d+) \| (\d+\.\d+)–(\d+\.\d+) \| 1 \| (\d+\.\d+) \|$"
+ROW = r"^\| {tool} \| 1 \| {kind} \| (\d+\.\d+) \| (\d+\.\d+)–(\d+\.\d+) \| 1 \| – \| (\d+\.\d+) \|$"
 
 pytestmark = pytest.mark.e2e
 
@@ -21,9 +22,12 @@ pytestmark = pytest.mark.e2e
 def project(tmp_path_factory):
     """A copy of the project, so the benchmark's lab and secrets file are its own.
 
-    A short directory name: the lab's engines put unix sockets under it (108-byte path limit).
+    A short directory name: the lab's engines put unix sockets under it (108-byte path limit). The bench's
+    own compose files (bench/compose/) come along: environments/bench.yml names them.
     """
-    return copy_project(tmp_path_factory.mktemp("bench"))
+    root = copy_project(tmp_path_factory.mktemp("bench"))
+    shutil.copytree(REPO / "bench" / "compose", root / "bench" / "compose")
+    return root
 
 
 def test_bench_smoke_prints_gantry_and_ssh_rows(project):

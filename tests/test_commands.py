@@ -67,3 +67,19 @@ def test_commands_finish_unlocks_even_if_switch_fails():
 ], ids=["complete", "compose-deleted", "emptied", "incoming-ignored"])
 def test_commands_damaged_releases_names_missing_files(lines, want):
     assert commands.damaged_releases(lines, PLAIN, ["R1"]) == want
+
+
+def test_commands_health_poll_reads_the_host_clock_before_the_containers():
+    text = render(commands.health_poll("app-prod"))
+    assert text.index("date +%s.%N") < text.index("docker ps") < text.index("--gantry:end")
+
+
+@pytest.mark.parametrize("first_poll, has_poll", [(True, True), (False, False)], ids=["folded", "plain"])
+def test_commands_pull_and_up_folds_the_first_poll(first_poll, has_poll):
+    layout = commands.Layout("/srv/my app")
+    text = render(commands.pull_and_up("app-prod", layout, "r1", ("reg/web:1",), first_poll=first_poll))
+    assert ("--gantry:ps" in text) == has_poll
+    assert text.index("--gantry:clock-start") < text.index("docker image inspect") < \
+        text.index("--gantry:clock-pulled") < text.index(" up ") < text.index("--gantry:clock-up")
+    if has_poll:  # only after a successful up: the poll is chained with &&
+        assert text.index("--gantry:up-done") < text.index("--gantry:ps")

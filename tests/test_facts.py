@@ -11,9 +11,12 @@ from gantry.facts import (
     parse_health_poll,
     parse_image_config,
     parse_image_digests,
+    parse_inspect,
     parse_lock,
+    parse_poll,
     parse_preflight,
     parse_ps,
+    parse_timestamp,
 )
 from gantry.policy.host import check_host
 
@@ -203,3 +206,35 @@ def test_facts_release_check(change, problem):
     check = parse_release_check(text, rel.id)
     assert [p for p in check.problems if problem and problem in p] or (not problem and not check.problems), \
         check.problems
+
+
+@pytest.mark.parametrize("value, seconds", [
+    ("2026-12-01T10:12:49.309462741Z", 1796119969.309462741),
+    ("2026-12-01T10:12:49Z", 1796119969.0),
+    ("2026-12-01T11:12:49.5+01:00", 1796119969.5),
+    ("0001-01-01T00:00:00Z", 0.0),  # Docker's zero time: never started
+    ("", 0.0),
+    (None, 0.0),
+    ("yesterday", 0.0),
+], ids=["nanoseconds", "whole-seconds", "offset", "zero-time", "empty", "absent", "garbage"])
+def test_facts_parse_timestamp(value, seconds):
+    assert parse_timestamp(value) == pytest.approx(seconds, abs=1e-6)
+
+
+def test_facts_started_at_from_captured_inspect():
+    found = parse_inspect((CAPTURED / "container-inspect-docker20.10.json").read_text())
+    assert found and all(c.started_at > 1.7e9 for c in found if c.state == "running")
+
+
+@pytest.mark.parametrize("text, host_now, count", [
+    ("--gantry:now\n1796119969.25\n--gantry:ps\n[]\n--gantry:end\n", 1796119969.25, 0),
+    ("--gantry:now\n1796119969.%N\n--gantry:ps\n[]\n--gantry:end\n", None, 0),  # a date without %N
+    ("--gantry:ps\n[{\"Id\": \"abc\", \"State\": {\"Status\": \"running\"}}]\n--gantry:end\n", None, 1),
+    ("--gantry:up-done\n", "absent", 0),
+], ids=["clock-and-containers", "unreadable-clock", "no-clock", "no-poll"])
+def test_facts_parse_poll(text, host_now, count):
+    poll = parse_poll(text)
+    if host_now == "absent":
+        assert poll is None
+        return
+    assert poll.host_now == host_now and len(poll.containers) == count

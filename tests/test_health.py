@@ -2,8 +2,19 @@ import threading
 
 import pytest
 
-from gantry.facts import Container
-from gantry.health import Failed, Healthy, Pending, ServiceSpec, parse_duration, service_specs, verdict, wait_healthy
+from gantry.facts import Container, HealthPoll
+from gantry.health import (
+    Failed,
+    Healthy,
+    Observer,
+    Pending,
+    ServiceSpec,
+    next_poll,
+    parse_duration,
+    service_specs,
+    verdict,
+    wait_healthy,
+)
 
 WEB = ServiceSpec("web", has_healthcheck=True, budget=10)
 WORKER = ServiceSpec("worker", has_healthcheck=False)
@@ -100,3 +111,51 @@ def test_health_specs_job_and_disabled_healthcheck():
     specs = {s.name: s for s in service_specs(model)}
     assert specs["migrate"].one_shot and not specs["api"].one_shot
     assert not specs["plain"].has_healthcheck and not specs["list"].one_shot
+
+
+def started(service, at, **kw):
+    """A running container whose StartedAt (host clock) is `at`."""
+    return Container(f"p-{service}-1", service, "running", id=service, started_at=at, **kw)
+
+
+@pytest.mark.parametrize("poll, expected, wake", [
+    (HealthPoll((started("worker", 96.5),), host_now=100.0), Healthy, None),  # ran 3.5 s during `up`
+    (HealthPoll((started("worker", 99.0),), host_now=100.0), Pending, 2.0),  # 1 s of 3: poll again in 2 s
+    (HealthPoll((started("worker", 90.0, restarts=1),), host_now=100.0), Failed, None),
+    (HealthPoll((started("worker", 90.0),), host_now=None), Pending, None),  # no host clock: first seen now
+    (HealthPoll((started("worker", 0.0),), host_now=100.0), Pending, None),  # no StartedAt: first seen now
+], ids=["settled-during-up", "settling-wakes-at-end", "restarted", "no-host-clock", "no-started-at"])
+def test_health_settle_counts_from_started_at(poll, expected, wake):
+    v = Observer().judge(poll, (WORKER,), local_now=5000.0, settle=3.0)
+    assert isinstance(v, expected)
+    if wake is not None:
+        assert v.wake == pytest.approx(wake)
+
+
+def test_health_settle_overlaps_other_services_wait():
+    """The worker's settle runs while web's healthcheck is still starting: one poll sees both done."""
+    poll = HealthPoll((started("web", 98.0, health="healthy"), started("worker", 96.0)), host_now=100.0)
+    assert isinstance(Observer().judge(poll, (WEB, WORKER), local_now=0.0, settle=3.0), Healthy)
+
+
+@pytest.mark.parametrize("pending, attempt, seconds", [
+    (Pending("web health is starting", starting=True), 1, 0.2),
+    (Pending("web health is starting", starting=True), 3, 0.45),
+    (Pending("web health is starting", starting=True), 9, 1.0),  # backed off to the interval
+    (Pending("worker settling", wake=0.3), 1, 0.3),  # the settle ends before the interval: poll right then
+    (Pending("worker settling", wake=5.0), 1, 1.0),
+    (Pending("worker settling", wake=0.0), 1, 0.02),
+    (Pending("both", starting=True, wake=0.1), 2, 0.1),
+], ids=["starting-fast", "starting-backing-off", "starting-capped", "settle-ends-soon", "settle-far",
+        "settle-ending-now", "earliest-wins"])
+def test_health_next_poll(pending, attempt, seconds):
+    assert next_poll(pending, 1.0, attempt) == pytest.approx(seconds)
+
+
+def test_health_wait_first_verdict_from_the_up_round_trip():
+    """A poll made in the `up` round trip gives the first verdict: no poll of its own when it is healthy."""
+    calls = []
+    first = HealthPoll((started("web", 1.0, health="healthy"),), host_now=5.0)
+    v = wait_healthy(lambda: calls.append(1) or HealthPoll(), (WEB,), interval=1.0, deadline=10, settle=3.0,
+                     first=first)
+    assert isinstance(v, Healthy) and calls == []
