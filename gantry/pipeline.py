@@ -87,7 +87,12 @@ def project_dir(env: Environment) -> str:
 
 
 def read_text(path: str) -> str:
-    """A file a compose file names (extends.file, env_file, label_file), through the one bounded reader."""
+    """A file a compose file names (extends.file, env_file, label_file), through the one bounded reader.
+
+    A missing file raises FileNotFoundError, which the loader turns into its own error (or, for an env
+    file with `required: false`, into nothing)."""
+    if not os.path.lexists(path):
+        raise FileNotFoundError(path)
     return yamlio.read_text(path, path)
 
 

@@ -147,7 +147,7 @@ def assert_host_runs(lab, host, app: App, release: str, version: str, services: 
     assert live_release(lab, host, app) == release, host.name
     rel = f"{app.base}/releases/{release}"
     files = ssh(lab, host, "ls", "-A", rel).stdout.split()
-    assert sorted(files) == [".env", "compose.yaml", "manifest.json"], (host.name, files)
+    assert sorted(files) == [".env", ".env.sha256", "compose.yaml", "manifest.json"], (host.name, files)
     seen = by_service(containers(lab, host, app))
     for service, count in services.items():
         mine = seen.get(service, [])

@@ -74,3 +74,37 @@ def test_e2e_app_profiles(apps_lab, apps_lab_root, tmp_path):
         out = ssh(apps_lab, host, "docker", "ps", "--filter", f"label=com.docker.compose.project={app.project}",
                   "--format", "{{.Label \"com.docker.compose.service\"}}").stdout.split()
         assert sorted(out) == ["app", "debug"], out
+
+
+def test_e2e_app_env_file_values_reach_the_containers(apps_lab, apps_lab_root, tmp_path):
+    """env_file values are inlined as Compose inlines them; a key that secrets.example.env names stays ${NAME}
+    in the host's compose.yaml and its value lives only in the release's 0600 .env; a changed env file is a new
+    release, and a rollback brings the old values back."""
+    import json
+
+    app = make_app(tmp_path, "envfile", apps_lab_root)
+    (app.root / "secrets.example.env").write_text("DB_PASSWORD=change-me\n")
+    secret = "envfile-secret-5c2e81d7"
+
+    def env_on(host) -> dict[str, str]:
+        out = ssh(apps_lab, host, "docker", "inspect", "--", f"{app.project}-app-1")
+        assert out.returncode == 0, out.stderr
+        return dict(e.split("=", 1) for e in json.loads(out.stdout)[0]["Config"]["Env"])
+
+    first, err = deploy(app, "1")
+    assert secret not in err
+    for host in apps_lab.hosts:
+        env = env_on(host)
+        assert (env["LOG_LEVEL"], env["GREETING"], env["QUOTED"], env["DB_PASSWORD"], env["VERSION"]) == \
+            ("debug", "hello world", "a b#c", secret, "1"), (host.name, env)
+        rel = f"{app.base}/releases/{first['release']}"
+        text = ssh(apps_lab, host, "cat", f"{rel}/compose.yaml").stdout
+        assert "${DB_PASSWORD}" in text and secret not in text and "LOG_LEVEL: debug" in text, text
+        assert ssh(apps_lab, host, "stat", "-c", "%a", f"{rel}/.env").stdout.strip() == "600"
+    (app.root / "compose" / "optional.env").write_text("LOG_LEVEL=warn\n")  # a later file wins
+    second, _ = deploy(app, "1")
+    assert second["release"] != first["release"] and second["outcome"] == "ok", second
+    assert {env_on(h)["LOG_LEVEL"] for h in apps_lab.hosts} == {"warn"}
+    doc, _ = rollback(app)
+    assert doc["release"] == first["release"], doc
+    assert {env_on(h)["LOG_LEVEL"] for h in apps_lab.hosts} == {"debug"}

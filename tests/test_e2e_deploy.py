@@ -94,9 +94,10 @@ def test_e2e_deploy_v1_to_three_hosts(project, lab):
 
 def test_e2e_release_files_are_private_on_hosts(project, lab):
     base = f"/srv/gantry/gantry-example/lab/releases/{STATE['v1']}"
-    out = ssh(lab, lab.hosts[0], "stat", "-c", "%a %n", base, f"{base}/.env", f"{base}/compose.yaml")
+    out = ssh(lab, lab.hosts[0], "stat", "-c", "%a %n", base, f"{base}/.env", f"{base}/.env.sha256",
+              f"{base}/compose.yaml")
     modes = dict(line.split(" ", 1)[::-1] for line in out.stdout.splitlines())
-    assert modes[base] == "700" and modes[f"{base}/.env"] == "600"
+    assert modes[base] == "700" and modes[f"{base}/.env"] == "600" and modes[f"{base}/.env.sha256"] == "600"
     compose_text = ssh(lab, lab.hosts[0], "cat", f"{base}/compose.yaml").stdout
     assert "${DB_PASSWORD}" in compose_text and CANARY_DB not in compose_text
 
