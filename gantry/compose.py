@@ -40,7 +40,7 @@ from gantry.compose_render import render_json, render_yaml
 from gantry.compose_schema import model_problems, schema_problems
 from gantry.errors import ConfigError, ProblemList
 from gantry.interpolate import SENTINEL_OPEN, Lookup, VarRef, interpolate_tree, path_matches
-from gantry.yamlio import load_documents
+from gantry.yamlio import load_documents, shown
 
 __all__ = ["ComposeModel", "SourceFile", "VarRef", "load_compose", "render_json", "render_yaml"]
 
@@ -183,7 +183,7 @@ def _project_name(model: dict, explicit: str | None, project_dir: str) -> str:
         raw = candidate or posixpath.basename(posixpath.normpath(project_dir))
         name = re.sub(r"[^a-z0-9_-]", "", raw.lower()).lstrip("_-")
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name or ""):
-        raise ConfigError("name", f"invalid project name {name!r}",
+        raise ConfigError("name", f"invalid project name {shown(name)}",
                           "use lowercase letters, digits, dashes and underscores, starting with a letter or digit")
     return name
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from gantry.compose_merge import go_string
 from gantry.compose_normalize import shell_split, string_map, to_bytes, to_duration
 from gantry.errors import ConfigError
-from gantry.yamlio import format_path
+from gantry.yamlio import format_path, shown
 
 Converter = Callable[[object, tuple], object]
 _OMIT = object()
@@ -29,7 +29,7 @@ def _bool(value: object, path: tuple) -> object:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         value = value.lower() == "true"
     if not isinstance(value, bool):
-        raise ConfigError(format_path(path), f"expected a boolean, got {value!r}", "use true or false")
+        raise ConfigError(format_path(path), f"expected a boolean, got {shown(value)}", "use true or false")
     return value or _OMIT
 
 
@@ -43,7 +43,7 @@ def _int(value: object, path: tuple) -> object:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(format_path(path), f"expected an integer, got {value!r}", "use a whole number")
+        raise ConfigError(format_path(path), f"expected an integer, got {shown(value)}", "use a whole number")
     return value or _OMIT
 
 
@@ -55,14 +55,14 @@ def _float(value: object, path: tuple) -> object:
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ConfigError(format_path(path), f"expected a number, got {value!r}", "use a number") from None
+        raise ConfigError(format_path(path), f"expected a number, got {shown(value)}", "use a number") from None
     return number or _OMIT
 
 
 def _strings(value: object, path: tuple) -> object:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list):
-        raise ConfigError(format_path(path), f"expected a list of strings, got {value!r}", "use a list")
+        raise ConfigError(format_path(path), f"expected a list of strings, got {shown(value)}", "use a list")
     return [go_string(item) for item in items] or _OMIT
 
 
@@ -86,7 +86,7 @@ def _struct(fields: dict[str, Converter], *, keep_empty: bool = False,
         if value is None:
             return _OMIT
         if not isinstance(value, dict):
-            raise ConfigError(format_path(path), f"expected a mapping, got {value!r}", "use key: value")
+            raise ConfigError(format_path(path), f"expected a mapping, got {shown(value)}", "use key: value")
         result = {**dict.fromkeys(always, {}), **bind_fields(value, fields, path)}
         return result if result or keep_empty else _OMIT
     return convert
@@ -220,7 +220,7 @@ def _gpus(value: object, path: tuple) -> object:
     if isinstance(value, str):
         value = [{"count": "all"}]
     if not isinstance(value, list):
-        raise ConfigError(format_path(path), f"invalid type for gpus: {value!r}", "use gpus: all, or a list")
+        raise ConfigError(format_path(path), f"invalid type for gpus: {shown(value)}", "use gpus: all, or a list")
     return [{**d, "count": -1 if d.get("count") == "all" else _int(d["count"], path)} if "count" in d else d
             for d in value if isinstance(d, dict)] or _OMIT
 

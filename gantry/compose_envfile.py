@@ -21,6 +21,7 @@ from gantry.compose_normalize import string_map
 from gantry.dotenv import DotenvError, DotenvLookup, parse_dotenv
 from gantry.errors import ConfigError
 from gantry.interpolate import SENTINEL_RE, Lookup, sentinel
+from gantry.yamlio import excerpt
 
 ReadFile = Callable[[str], str]
 
@@ -54,9 +55,9 @@ def parse_raw(text: str, lookup: DotenvLookup) -> dict[str, str]:
             continue
         key, sep, value = line.partition("=")
         if not key:
-            raise DotenvError(number, f"no variable name on line '{line}'")
+            raise DotenvError(number, f"no variable name on line {excerpt(line)}")
         if any(c.isspace() for c in key):
-            raise DotenvError(number, f"variable '{key}' contains whitespaces")
+            raise DotenvError(number, f"variable {excerpt(key)} contains whitespaces")
         if sep:
             out[key] = value
         elif (found := lookup(key)) is not None:

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from gantry.errors import ConfigError
 from gantry.interpolate import path_matches
-from gantry.yamlio import format_path
+from gantry.yamlio import format_path, shown
 
 Tree = dict
 
@@ -260,7 +260,7 @@ def device_key(item: object, _path: tuple) -> str:
 def expose_key(item: object, path: tuple) -> str:
     if isinstance(item, (str, int)) and not isinstance(item, bool):
         return str(item)
-    raise ConfigError(format_path(path), f"unsupported expose value {item!r}", "use a port number")
+    raise ConfigError(format_path(path), f"unsupported expose value {shown(item)}", "use a port number")
 
 
 def mount_key(default: str) -> Callable[[object, tuple], str]:
@@ -269,7 +269,7 @@ def mount_key(default: str) -> Callable[[object, tuple], str]:
             return f"{default}/{item}"
         if isinstance(item, dict):
             return str(item["target"]) if "target" in item else f"{default}/{_go_s(item.get('source'))}"
-        raise ConfigError(format_path(path), f"unsupported value {item!r}", "use a name or a mapping")
+        raise ConfigError(format_path(path), f"unsupported value {shown(item)}", "use a name or a mapping")
     return key
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from gantry.compose_merge import go_string
 from gantry.errors import ConfigError
 from gantry.interpolate import path_matches
-from gantry.yamlio import YamlTimestamp, format_path
+from gantry.yamlio import YamlTimestamp, format_path, shown
 
 
 def _fail(path: tuple, what: str, hint: str = "") -> ConfigError:
@@ -81,11 +81,11 @@ def parse_volume(spec: str, path: tuple) -> dict:
 def _port_range(text: str, path: tuple) -> tuple[int, int]:
     match = re.fullmatch(r"(\d+)(?:-(\d+))?", text)
     if not match:
-        raise _fail(path, f"invalid port {text!r}", "ports are numbers or ranges like 8000-8010")
+        raise _fail(path, f"invalid port {shown(text)}", "ports are numbers or ranges like 8000-8010")
     low = int(match.group(1))
     high = int(match.group(2) or low)
     if high < low or high > 65535:
-        raise _fail(path, f"invalid port range {text!r}", "a range runs from low to high, up to 65535")
+        raise _fail(path, f"invalid port range {shown(text)}", "a range runs from low to high, up to 65535")
     return low, high
 
 
@@ -112,7 +112,7 @@ def parse_port(spec: str, path: tuple) -> list[dict]:
     pub_low, pub_high = _port_range(published, path) if published else (0, 0)
     count = high - low + 1
     if published and pub_high - pub_low + 1 not in (count, 1) and count != 1:
-        raise _fail(path, f"invalid port range {spec!r}: published and target ranges differ in size",
+        raise _fail(path, f"invalid port range {shown(spec)}: published and target ranges differ in size",
                     "use ranges of the same length")
     result = []
     for offset in range(count):
@@ -264,7 +264,7 @@ def to_bytes(value: object, path: tuple) -> str:
         return str(value)
     match = re.fullmatch(r"(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?", str(value))
     if not match:
-        raise _fail(path, f"invalid size: {value!r}", "use a size like 512m or 1g")
+        raise _fail(path, f"invalid size: {shown(value)}", "use a size like 512m or 1g")
     return str(int(float(match.group(1)) * _UNITS[(match.group(2) or "").lower()]))
 
 
@@ -279,7 +279,7 @@ def to_duration(value: object, path: tuple) -> str:
     if text in ("0", "+0", "-0"):
         return "0s"
     if not parts or "".join(a + b for a, b in parts) != text.lstrip("+-"):
-        raise _fail(path, f"invalid duration {text!r}", "use a duration like 30s, 1m30s or 2h")
+        raise _fail(path, f"invalid duration {shown(text)}", "use a duration like 30s, 1m30s or 2h")
     nanos = sum(round(float(amount) * _DURATION_UNITS[unit]) for amount, unit in parts)
     return format_duration(-nanos if text.startswith("-") else nanos)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -61,10 +62,29 @@ def _type_names(want: object) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
+
+
+def _shown(key: object) -> str:
+    """A key for a message: a plain name as it is, anything else (a line of some other file read as YAML,
+    `NAME=value`) only described, so an error never echoes file content."""
+    text = str(key)
+    return text if isinstance(key, int) or _PLAIN_KEY.match(text) else f"(a key of {len(text)} characters)"
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    """jsonschema's message without the offending value (it may be a secret): the value is only described."""
+    instance = error.instance
+    described = (f'"{instance}"' if isinstance(instance, str) and _PLAIN_KEY.match(instance)
+                 else f"a text of {len(instance)} characters" if isinstance(instance, str)
+                 else f"this {type(instance).__name__}")
+    return error.message.replace(repr(instance), described) if repr(instance) in error.message else error.message
+
+
 def _problems_of(error: jsonschema.ValidationError, marks: Marks) -> list[Problem]:
     error = _specific(error)
     path = tuple(error.absolute_path)
-    where = format_path(path) if path else "(top level)"
+    where = format_path(tuple(_shown(k) for k in path)) if path else "(top level)"
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = list(error.schema.get("properties") or {})
         patterns = list(error.schema.get("patternProperties") or {})
@@ -73,9 +93,11 @@ def _problems_of(error: jsonschema.ValidationError, marks: Marks) -> list[Proble
             if key in known or any(jsonschema.Draft7Validator({"pattern": p}).is_valid(key) for p in patterns):
                 continue
             close = difflib.get_close_matches(key, known, n=1)
-            hint = f'did you mean "{close[0]}"?' if close else f"known keys: {', '.join(sorted(known))}"
+            hint = (f'did you mean "{close[0]}"?' if close else f"known keys: {', '.join(sorted(known))}" if known
+                    else f"names here must match {' or '.join(patterns)}")
             suffix = f' (did you mean "{close[0]}"?)' if close else ""
-            problems.append(Problem(f"{_located((*path, key), marks)}{where}", f'unknown key "{key}"{suffix}',
+            named = f'"{key}"' if _PLAIN_KEY.match(str(key)) else _shown(key)
+            problems.append(Problem(f"{_located((*path, key), marks)}{where}", f"unknown key {named}{suffix}",
                                     "" if close else hint))
         return problems
     if error.validator == "type":
@@ -88,7 +110,7 @@ def _problems_of(error: jsonschema.ValidationError, marks: Marks) -> list[Proble
     elif error.validator == "uniqueItems":
         what = "has duplicate items"
     else:
-        what = error.message
+        what = _message(error)
     return [Problem(f"{_located(path, marks)}{where}", what, "see the Compose Specification for this key")]
 
 

@@ -13,6 +13,7 @@ import functools
 import os
 import select
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -72,7 +73,7 @@ class HostConnection:
         if target.identity_file:
             kwargs = {"key_filename": [os.path.expanduser(target.identity_file)], "allow_agent": False,
                       "look_for_keys": False}
-        self._conn = Connection(target.address, user=target.user, port=target.port, config=_fabric_config(),
+        self._conn = Connection(target.address, user=target.user, port=target.port, config=_config_for_a_connection(),
                                 connect_timeout=max(1, int(target.connect_timeout)), connect_kwargs=kwargs)
         client = self._conn.client
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
@@ -217,6 +218,16 @@ class HostConnection:
 def _fabric_config() -> Config:
     """One Fabric config for every connection (ssh_config files are not read: the environment file says it all)."""
     return Config(overrides={"load_ssh_configs": False})
+
+
+_CONFIG_LOCK = threading.Lock()
+
+
+def _config_for_a_connection() -> Config:
+    """A connection's own copy of the one config: Invoke's config objects are not safe to share between the
+    threads of a fan-out (a read during another thread's lazy merge raised KeyError 'authentication')."""
+    with _CONFIG_LOCK:
+        return _fabric_config().clone()
 
 
 KNOWN_HOSTS_LIMIT = 64 << 20  # a fleet's known_hosts can be far larger than a config file

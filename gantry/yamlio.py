@@ -77,6 +77,15 @@ def excerpt(text: str, limit: int = 24) -> str:
     return f"a text of {len(text)} characters"
 
 
+def shown(value: object) -> str:
+    """Any value for an error message: short plain text quoted, a number as it is, the rest only described."""
+    if isinstance(value, str):
+        return excerpt(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    return f"a {type(value).__name__}"
+
+
 def _position(data: bytes | str, index: int) -> str:
     before = data[:index]
     nl = b"\n" if isinstance(data, bytes) else "\n"

@@ -88,6 +88,20 @@ def test_hostile_compose_file_naming_the_secrets_file_quotes_nothing(project):
     ran_clean(run_task(project, "validate", "--env", name), 1)
 
 
+@pytest.mark.parametrize("text", [
+    f"services:\n  web:\n    image: x\n    \"DB_PASSWORD={CANARY_DB}\": 1\n",  # an unknown key that is a line
+    f"services:\n  \"DB_PASSWORD={CANARY_DB}\":\n    image: x\n    bogus: 1\n",  # in the path of a problem
+    f"root:x:0:0:{CANARY_DB}:/root:/bin/bash: 1\n",  # another file's line at the top level
+    f"services:\n  web:\n    image: x\n    mem_limit: \"{CANARY_DB}=\"\n",  # a value the schema refuses
+], ids=["unknown-key", "key-in-path", "top-level-line", "refused-value"])
+def test_hostile_schema_errors_never_echo_keys_or_values_of_content(project, text):
+    (project / "c.yml").write_text(text)
+    for argv in (("check", "-f", "c.yml"), ("compose.config", "-f", "c.yml")):
+        ran = ran_clean(run_task(project, *argv), 1)
+        assert CANARY_DB not in ran.err + ran.out, ran.err
+        assert "c.yml:" in ran.err or "services.web.mem_limit" in ran.err, ran.err
+
+
 @pytest.mark.parametrize("value", [CANARY_DB * 2, "x" * 30, "two\\nlines"], ids=["long", "30-chars", "multiline"])
 def test_hostile_long_config_values_are_described_not_quoted(project, value):
     ran = ran_clean(run_task(project, "validate", "--env", env_file(project, BASE + f'confirm: "{value}"\n')), 1)

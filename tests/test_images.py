@@ -135,4 +135,4 @@ def test_shell_command_is_compose_exec_with_a_tty_on_the_release():
     layout = commands.Layout("/srv/g/app/prod")
     assert render(commands.shell_in_service("app-prod", layout, "r1", "web", ("sh", "-l"))) == (
         "docker compose -p app-prod --project-directory /srv/g/app/prod/releases/r1 -f "
-        "/srv/g/app/prod/releases/r1/compose.yaml --env-file /srv/g/app/prod/releases/r1/.env exec web sh -l")
+        "/srv/g/app/prod/releases/r1/compose.yaml --env-file /srv/g/app/prod/releases/r1/.env exec -- web sh -l")
