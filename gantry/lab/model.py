@@ -49,6 +49,10 @@ class Net:
         return self.prefix + "1"
 
     @property
+    def bridge_mac(self) -> str:
+        return f"02:67:6c:62:72:{self.slot:02x}"  # locally administered: "glbr" + the slot
+
+    @property
     def registry(self) -> str:
         return self.bridge_address + ":5000"
 

@@ -55,7 +55,9 @@ def _check_routes(net: Net, count: int) -> None:
 def _ensure_bridge(net: Net, root: Path) -> None:
     bridge = net.bridge
     if not Path(f"/sys/class/net/{bridge}").exists():
-        _run(["ip", "link", "add", bridge, "type", "bridge"])
+        # A fixed address: a bridge otherwise takes the lowest MAC of its ports, which changes as hosts (and
+        # the image builder) come and go, and the hosts' ARP caches then point at an address nobody has.
+        _run(["ip", "link", "add", bridge, "address", net.bridge_mac, "type", "bridge"])
     _run(["ip", "link", "set", bridge, "alias", f"gantry-lab:{Path(root).resolve()}"])
     if f"{net.bridge_address}/24" not in _run(["ip", "-o", "-4", "addr", "show", "dev", bridge]).stdout:
         _run(["ip", "addr", "add", net.bridge_address + "/24", "dev", bridge])
