@@ -2,7 +2,7 @@
 
 Host layout under `<deploy_path>/<project>/<env>/` (namespaced, so projects and environments can
 share a host):
-  releases/<id>/      compose.yaml, .env (0600), manifest.json; the directory is 0700
+  releases/<id>/      compose.yaml, .env and .env.sha256 (0600), manifest.json; the directory is 0700
   releases/.incoming-<id>/   an upload in progress; renamed into place when complete
   current -> releases/<id>   the live, healthy release; switched by renaming a symlink
   deploys.jsonl       append-only audit log, one JSON object per line
