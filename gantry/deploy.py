@@ -423,9 +423,14 @@ class Driver:
         keep = self.ctx.env.keep_releases
 
         def finish(run: HostRun) -> None:
-            current = run.running
-            prune = releases_to_prune(run.session.facts.releases, release.id, current, run.previous, keep) if ok else ()
-            record = self._record("deploy", run, release.id)
+            # Only a host that moved to a new release prunes: then `previous` is the release it ran before,
+            # kept for a rollback. A host repaired or left as it was keeps every release it has.
+            moved = ok and run.outcome == "deployed" and run.target != run.previous
+            prune = releases_to_prune(run.session.facts.releases, run.target, run.running, run.previous,
+                                      keep) if moved else ()
+            # The audit names the release the host runs (a repaired host keeps its live release, whose
+            # content is this one), or the one it tried (failed, rolled back, skipped).
+            record = self._record("deploy", run, run.target or release.id)
             run.session.finish(None, prune, record.to_json())
             if run in self.locked:
                 self.locked.remove(run)
@@ -450,6 +455,8 @@ class Driver:
             rid = live.pop() if len(live) == 1 else rid  # the hosts keep the release they run
         elif outcomes <= {"deployed", "unchanged"}:
             outcome, code = "ok", 0
+            live = {r.target for r in self.runs}
+            rid = live.pop() if len(live) == 1 else rid  # e.g. a repair: every host on its live release
         else:
             outcome, code = "failed", DeployFailed.exit_code
         redact = self.ctx.redact

@@ -200,12 +200,13 @@ def rollback_target(records: Sequence[dict], releases: Sequence[str], current: s
     """
     same = hash_of_release_id(current)
     history = live_history(records)
+    kept = set(releases)
     if current and current in history:
         older = history[:len(history) - history[::-1].index(current) - 1]
-        for rid in reversed(older):
-            if hash_of_release_id(rid) != same:
+        for rid in reversed(older):  # a pruned release (or an id no host ever kept) is passed over
+            if rid in kept and hash_of_release_id(rid) != same:
                 return rid
         return ""
     good = good_releases(records)
-    kept = [r for r in releases if r != current and hash_of_release_id(r) != same]
-    return previous_release(kept, current, good)
+    others = [r for r in releases if r != current and hash_of_release_id(r) != same]
+    return previous_release(others, current, good)

@@ -74,3 +74,24 @@ def test_e2e_rollback_stops_when_hosts_disagree(apps_lab, app):
     assert f"{apps_lab.hosts[0].name}: runs {IDS['v1']}, before it ran {IDS['v2b']}" in proc.stderr
     assert f"{apps_lab.hosts[1].name}: runs {IDS['v1']}, before it ran {IDS['v2']}" in proc.stderr
     assert _live(apps_lab, app) == {IDS["v1"]} and _audit_lines(apps_lab, app) == before
+
+
+def test_e2e_repair_deploy_keeps_the_rollback_target(apps_lab, apps_lab_root, tmp_path):
+    """A deploy of unchanged content that restarts a container one host lost: that host keeps its live release
+    (the audit names it), nothing is pruned, and `inv rollback` still goes back to what ran before."""
+    repair = make_app(tmp_path, "repair", apps_lab_root, keep=2)
+    v1 = deploy(repair, "1")[0]["release"]
+    v2 = deploy(repair, "2")[0]["release"]
+    lost = apps_lab.hosts[1]
+    assert ssh(apps_lab, lost, "docker", "stop", "--", f"{repair.project}-plain-1").returncode == 0
+    doc, _ = deploy(repair, "2")
+    assert doc["outcome"] == "ok" and doc["release"] == v2, doc
+    assert {h["host"]: h["outcome"] for h in doc["hosts"]} == {apps_lab.hosts[0].name: "unchanged",
+                                                              lost.name: "deployed"}, doc
+    for host in apps_lab.hosts:
+        audit = [json.loads(line) for line in ssh(apps_lab, host, "cat", f"{repair.base}/deploys.jsonl").stdout.splitlines()]
+        assert audit[-1]["release"] == v2, audit[-1]
+        kept = ssh(apps_lab, host, "ls", f"{repair.base}/releases").stdout.split()
+        assert {v1, v2} <= set(kept), kept
+    doc, _ = rollback(repair)
+    assert doc["release"] == v1 and {live_release(apps_lab, h, repair) for h in apps_lab.hosts} == {v1}, doc

@@ -85,8 +85,13 @@ def _rec(release, outcome="deployed", previous=""):
     ([_rec(V1), _rec(V2), _rec(V2, "unchanged")], [V1, V2], V2, V1),
     ([], [V1, V2, V2B], V2B, V1),
     ([_rec(V1)], [V1], V1, ""),
+    # an audit line of an older Gantry named an id no host kept (a repair deploy): passed over
+    ([_rec(V1), _rec(V2), _rec(V2B), _rec(V2, "unchanged")], [V1, V2], V2, V1),
+    # the release live before was pruned: the one before it
+    ([_rec(V1), _rec(V1B), _rec(V2)], [V1, V2], V2, V1),
 ], ids=["v1-v2", "v1-v2-back-v2-again-skips-same-content", "back-and-forth", "failed-deploy-not-live",
-        "unchanged-not-a-change", "no-audit-falls-back-on-kept", "nothing-before"])
+        "unchanged-not-a-change", "no-audit-falls-back-on-kept", "nothing-before", "unkept-id-in-audit",
+        "pruned-previous"])
 def test_release_rollback_target_is_what_ran_before(records, releases, current, want):
     from gantry.release import rollback_target
 
