@@ -89,7 +89,8 @@ def test_e2e_repair_deploy_keeps_the_rollback_target(apps_lab, apps_lab_root, tm
     assert {h["host"]: h["outcome"] for h in doc["hosts"]} == {apps_lab.hosts[0].name: "unchanged",
                                                               lost.name: "deployed"}, doc
     for host in apps_lab.hosts:
-        audit = [json.loads(line) for line in ssh(apps_lab, host, "cat", f"{repair.base}/deploys.jsonl").stdout.splitlines()]
+        lines = ssh(apps_lab, host, "cat", f"{repair.base}/deploys.jsonl").stdout.splitlines()
+        audit = [json.loads(line) for line in lines]
         assert audit[-1]["release"] == v2, audit[-1]
         kept = ssh(apps_lab, host, "ls", f"{repair.base}/releases").stdout.split()
         assert {v1, v2} <= set(kept), kept
