@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import yaml
 
 from gantry.facts import HostFacts, split_sections
+from gantry.health import service_specs
 
 CONFIG_HASH = "com.docker.compose.config-hash"
 SERVICE = "com.docker.compose.service"
@@ -84,13 +85,17 @@ def find_drift(facts: HostFacts, compose_yaml: str, manifest: Mapping, hashes: M
         return tuple(out)
     services = _services(compose_yaml)
     state = {c.name: c.state for c in facts.containers}
+    exit_codes = {c.name: c.exit_code for c in facts.containers}
+    # A one-shot job (a migration others wait for, `restart: "no"`) that exited 0 has done its work.
+    one_shot = {spec.name for spec in service_specs({"services": services}) if spec.one_shot}
     resolved = manifest.get("resolved_images") or {}
     for name in sorted(services):
         mine = [r for r in running if r.service == name]
         if not mine:
             out.append(Drift("missing", name, "no container"))
         for r in mine:
-            if state.get(r.name, "running") != "running":
+            done = name in one_shot and state.get(r.name) == "exited" and exit_codes.get(r.name) == 0
+            if state.get(r.name, "running") != "running" and not done:
                 out.append(Drift("not-running", name, f"container {r.name} is {state.get(r.name)}"))
             if hashes.get(name) and r.config_hash and r.config_hash != hashes[name]:
                 out.append(Drift("config", name, f"container {r.name} was created from another config "

@@ -55,3 +55,17 @@ def test_drift_parses_the_details_sections():
     hashes, running, images = parse_details(text)
     assert hashes == {"web": "h1"} and running == (Running("p-web-1", "web", "sha256:img", "h1"),)
     assert images == {"sha256:img": (DIGEST,)}
+
+
+@pytest.mark.parametrize("restart, exit_code, want", [
+    ('"no"', 0, set()),
+    ('"no"', 3, {("not-running", "job")}),
+    ("always", 0, {("not-running", "job")}),
+], ids=["one-shot-done", "one-shot-failed", "long-running-exited"])
+def test_drift_a_finished_one_shot_job_is_not_drift(restart, exit_code, want):
+    compose = f"services:\n  job:\n    image: reg:5000/web:1\n    restart: {restart}\n"
+    facts = HostFacts(current="r1", releases=("r1",),
+                      containers=(Container("p-job-1", "job", "exited", exit_code=exit_code),))
+    found = find_drift(facts, compose, {}, {}, (Running("p-job-1", "job", "sha256:img", ""),), {}, now=NOW,
+                       lock_limit=600)
+    assert {(d.kind, d.service) for d in found} == want
