@@ -21,17 +21,21 @@ def use_color(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
-def make_redactor(values: Iterable[str]):
-    """Replace every secret value (longest first) with ***, where it stands as a whole token.
+SUBSTRING_LENGTH = 8  # secrets.MIN_LENGTH: validation refuses shorter secret values
 
-    A value is masked only where it is not part of a longer word (`web` in `webapp` stays), so a secret
-    that happens to equal a service name cannot garble a plan; validation refuses values too short to
-    mask (secrets.MIN_LENGTH). Values under 3 characters are never masked.
+
+def make_redactor(values: Iterable[str]):
+    """Replace every secret value (longest first) with ***.
+
+    A value of SUBSTRING_LENGTH characters or more is masked wherever it appears, glued to other text too
+    (`x${DB_PASSWORD}y` echoed by a job). A shorter one (validation refuses those; a rollback does not
+    validate) only where it stands as a whole token (`web` in `webapp` stays), so it cannot garble a
+    plan. Values under 3 characters are never masked.
     """
     secrets = sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
     if not secrets:
         return lambda text: text
-    pattern = re.compile("|".join(_whole(v) for v in secrets))
+    pattern = re.compile("|".join(re.escape(v) if len(v) >= SUBSTRING_LENGTH else _whole(v) for v in secrets))
 
     def redact(text: str) -> str:
         return pattern.sub("***", text)
