@@ -95,14 +95,20 @@ def status(c, env=None, json=False):
 def plan_for(environment, rel, console: output.Console | None = None):
     """Read what is live on every host (nothing changes) and plan the release against it."""
     from gantry.facts import split_sections
+    from gantry.health import Healthy, service_specs, verdict
     from gantry.plan import LiveRelease, make_plan
+
+    specs = service_specs(yamlio.load_documents(rel.compose_yaml, "compose.yaml")[0].data or {})
 
     def read(conn, layout):
         out = conn.run(commands.read_live(layout, environment.compose_project), step="plan", check=False).stdout
         facts = parse_facts(out)
         s = split_sections(out)
+        # the judgement `deploy` makes of a host whose live release has this content
+        seen = verdict(facts.containers, specs, {c.id or c.name: 0.0 for c in facts.containers}, 1e9, 0.0)
         return LiveRelease(facts.current, "".join(f"{x}\n" for x in s.get("live-compose", [])),
-                           "\n".join(s.get("live-manifest", [])))
+                           "\n".join(s.get("live-manifest", [])),
+                           "" if isinstance(seen, Healthy) else getattr(seen, "reason", "not healthy"))
 
     outcomes = _each_host(environment, read, console)
     _raise_first(outcomes)

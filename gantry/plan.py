@@ -28,6 +28,7 @@ class LiveRelease:
     id: str = ""
     compose_yaml: str = ""
     manifest_json: str = ""
+    not_healthy: str = ""  # why the live containers are not all running and healthy ('' when they are)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class ImageChange:
 class HostPlan:
     host: str
     current: str
-    action: str  # first-deploy | deploy | unchanged
+    action: str  # first-deploy | deploy | repair (same content, containers not healthy) | unchanged
     diff: str = ""
     images: tuple[ImageChange, ...] = ()
     added: tuple[str, ...] = ()
@@ -106,7 +107,8 @@ def plan_host(host: str, release: Release, live: LiveRelease) -> HostPlan:
     new_hash = release.content_hash
     old_manifest = _manifest(live.manifest_json)
     if live.id and old_manifest.get("content_hash") == new_hash:
-        return HostPlan(host, live.id, "unchanged")
+        # Same content: `deploy` still brings up what is not running and healthy there, and so says the plan.
+        return HostPlan(host, live.id, "repair" if live.not_healthy else "unchanged", diff=live.not_healthy)
     old_svcs, new_svcs = _services(live.compose_yaml), _services(release.compose_yaml)
     diff = "".join(difflib.unified_diff(
         live.compose_yaml.splitlines(keepends=True), release.compose_yaml.splitlines(keepends=True),
@@ -194,6 +196,9 @@ def render_plan(plan: Plan, *, fingerprints: Mapping[str, str] | None = None, pe
         label = host_ranges(hosts) + (f" ({len(hosts)} hosts)" if len(hosts) > 2 else "")
         lines.append(f"\n{label}: {h.action}" + (f" (live: {h.current})" if h.current else ""))
         if h.action == "unchanged":
+            continue
+        if h.action == "repair":
+            lines.append(f"  the live release is brought up again: {h.diff}")
             continue
         for label, names in (("services added", h.added), ("services removed", h.removed),
                              ("services recreated", h.recreated)):

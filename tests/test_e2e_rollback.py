@@ -84,6 +84,8 @@ def test_e2e_repair_deploy_keeps_the_rollback_target(apps_lab, apps_lab_root, tm
     v2 = deploy(repair, "2")[0]["release"]
     lost = apps_lab.hosts[1]
     assert ssh(apps_lab, lost, "docker", "stop", "--", f"{repair.project}-plain-1").returncode == 0
+    plan = inv(repair, "plan", "--env", "lab", env={"VERSION": "2", "BROKEN": "0"}, check=6)  # what deploy will do
+    assert f"{lost.name}: repair" in plan.stdout and f"{apps_lab.hosts[0].name}: unchanged" in plan.stdout, plan.stdout
     doc, _ = deploy(repair, "2")
     assert doc["outcome"] == "ok" and doc["release"] == v2, doc
     assert {h["host"]: h["outcome"] for h in doc["hosts"]} == {apps_lab.hosts[0].name: "unchanged",

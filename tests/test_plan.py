@@ -78,3 +78,15 @@ def test_plan_unchanged_hosts_are_one_line():
     lv = LiveRelease("r1", NEW, json.dumps(rel.manifest))
     plan = make_plan(rel, {f"app-{i}": lv for i in range(1, 6)}, [f"app-{i}" for i in range(1, 6)], 0)
     assert "app-1..app-5 (5 hosts): unchanged (live: r1)" in render_plan(plan) and plan.exit_code == 0
+
+
+@pytest.mark.parametrize("not_healthy, action, code", [
+    ("", "unchanged", 0),
+    ("worker: container p-worker-1 is exited", "repair", 6),
+], ids=["healthy", "a-container-down"])
+def test_plan_same_content_with_a_container_down_is_a_repair(not_healthy, action, code):
+    rel = release(NEW)
+    same = LiveRelease("20261101T000000Z-aaaa", NEW, json.dumps(rel.manifest), not_healthy)
+    plan = make_plan(rel, {"app-1": same}, ["app-1"], 0)
+    assert (plan.hosts[0].action, plan.exit_code) == (action, code)
+    assert (not_healthy in render_plan(plan)) and (("changes: yes" in render_plan(plan)) == bool(not_healthy))
