@@ -112,6 +112,22 @@ def with_env_file_secrets(secrets: Secrets, problems: list[Problem], from_env_fi
     return Secrets(values, sources, secrets.declared), kept
 
 
+def undeclared_secrets(env: Environment, model: compose.ComposeModel, secrets: Secrets, lookup) -> list[Problem]:
+    """Variables with a value whose names look like secrets (SECRET-ENV-LITERAL's words) but that
+    secrets.example.env does not declare: their values would be written into compose.yaml and plans."""
+    from gantry.policy.secrets import is_secret_name
+
+    seen: dict[str, str] = {}
+    for ref in model.references:
+        if ref.name not in secrets.declared and ref.name not in seen and is_secret_name(ref.name) \
+                and lookup(ref.name) is not None:
+            seen[ref.name] = ref.where
+    return [Problem(where, f"${{{name}}} looks like a secret but is not declared in {EXAMPLE_FILE}, so its value "
+                    "would be written into compose.yaml and shown in plans",
+                    f"add {name}=change-me to {EXAMPLE_FILE}; keep the value in {env.secrets_file} or the job's "
+                    "environment") for name, where in seen.items()]
+
+
 def fingerprint_key(env: Environment, environ: Mapping[str, str]) -> bytes:
     """This environment's key for secret fingerprints, kept on the deploying side (created once, 0600)."""
     if environ.get(KEY_VARIABLE):
@@ -186,6 +202,11 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
     raw_model = None
     # A secret with no value is reported by the secrets check; Compose's "not set" warning would repeat it.
     warnings = [w for w in model.warnings if not any(f'"{n}" variable is not set' in w for n in secrets.declared)]
+    for problem in undeclared_secrets(env, model, secrets, lookup):
+        if env.policy.level == "prod":
+            problems.append(problem)
+        else:
+            warnings.append(f"{problem.where}: {problem.what}")
     if raw:
         try:
             raw_model = compose.load_compose(sources, lookup, project_dir=project_dir(env),

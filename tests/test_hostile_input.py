@@ -207,3 +207,22 @@ def test_hostile_remote_paths_stay_under_the_base(rid):
 @pytest.mark.parametrize("rid", ["../../x", "latest", "-f"])
 def test_hostile_rollback_to_must_be_a_release_id(project, rid):
     assert "is not a release id" in ran_clean(run_task(project, "rollback", "--env", "prod", "--to", rid), 2).err
+
+
+# A value whose name looks like a secret but that secrets.example.env does not declare would be written into
+# compose.yaml and plans: an error at prod level, a warning elsewhere; the value is never shown.
+
+@pytest.mark.parametrize("level, code", [("prod", 1), ("lab", 0)], ids=["prod-error", "lab-warning"])
+def test_hostile_undeclared_secret_looking_variable(project, level, code):
+    value = "sk_live_undeclared_7d41a9"
+    (project / "c.yml").write_text("services:\n  web:\n    image: busybox:1.36\n    environment:\n"
+                                   "      STRIPE: ${STRIPE_SECRET_KEY}\n      PLAIN: ${GREETING}\n")
+    name = env_file(project, BASE + f"compose_files: [c.yml]\npolicy: {{level: {level}, rules: "
+                    "{RES-LIMITS-MISSING: off, IMG-DIGEST-MISSING: off, LOG-ROTATION-MISSING: off}}\n"
+                    "variables: {GREETING: hi}\n")
+    (project / f"secrets.{name}.env").write_text("DB_PASSWORD=long-enough-1\nAPI_TOKEN=long-enough-2\n")
+    (project / f"secrets.{name}.env").chmod(0o600)
+    ran = run_task(project, "validate", "--env", name, environ={"STRIPE_SECRET_KEY": value})
+    assert ran.code == code and "Traceback" not in ran.text, ran.text
+    assert "STRIPE_SECRET_KEY} looks like a secret but is not declared in secrets.example.env" in ran.err, ran.err
+    assert "GREETING" not in ran.err and value not in ran.text
