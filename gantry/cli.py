@@ -117,12 +117,13 @@ def render(c, env=None, out=None):
             "file": "check these compose files instead of an environment (repeat -f)",
             "level": "with -f: prod, lab, dev or local (default prod)",
             "allow_registry": "with -f: a trusted registry (repeatable)",
-            "format": "text, json or sarif"})
+            "format": "text, json or sarif", "json": "the same as --format json"})
 @user_errors
-def check(c, env=None, file=None, level="prod", allow_registry=None, format="text"):
+def check(c, env=None, file=None, level="prod", allow_registry=None, format="text", json=False):
     """Check the merged compose model against the production-hardening policy; exit 1 on a blocking finding."""
     from gantry import policy
 
+    format = "json" if json else format
     if format not in ("text", "json", "sarif"):
         raise UsageError("--format", f"unknown format {yamlio.excerpt(format)}", "use text, json or sarif")
     if level not in LEVELS:

@@ -41,6 +41,7 @@ def _raise_first(outcomes) -> None:
 
 def _url(ip: str, port: int, address: str) -> str:
     """Where a published port answers: the host's address for a wildcard bind, else the bound address."""
+    ip = ip.strip("[]")  # an IPv6 bind may come bracketed ("[::]")
     host = address if ip in ("", "0.0.0.0", "::") else ip
     return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
 
