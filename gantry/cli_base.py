@@ -85,9 +85,11 @@ def today() -> datetime.date:
 
 
 def git_commit(root: Path) -> str:
+    """The commit the project is at, `-dirty` when tracked files have changes not committed (the release was
+    made from a work tree the commit does not describe)."""
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12",
+                              "--exclude=*"], capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return ""
     return out.stdout.strip() if out.returncode == 0 else ""
