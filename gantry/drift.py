@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import yaml
 
 from gantry.facts import HostFacts, split_sections
-from gantry.health import service_specs
+from gantry.health import completion_jobs
 
 CONFIG_HASH = "com.docker.compose.config-hash"
 SERVICE = "com.docker.compose.service"
@@ -86,8 +86,9 @@ def find_drift(facts: HostFacts, compose_yaml: str, manifest: Mapping, hashes: M
     services = _services(compose_yaml)
     state = {c.name: c.state for c in facts.containers}
     exit_codes = {c.name: c.exit_code for c in facts.containers}
-    # A one-shot job (a migration others wait for, `restart: "no"`) that exited 0 has done its work.
-    one_shot = {spec.name for spec in service_specs({"services": services}) if spec.one_shot}
+    # A one-shot job (a migration others wait for) that exited 0 has done its work. Only those: a service
+    # without a restart policy that stopped is drift, whatever the health wait makes of its exit.
+    one_shot = completion_jobs(services)
     resolved = manifest.get("resolved_images") or {}
     for name in sorted(services):
         mine = [r for r in running if r.service == name]

@@ -65,6 +65,12 @@ def parse_duration(value: object, default: float) -> float:
     return sum(float(n) * _UNITS[u] for n, u in parts) if parts else default
 
 
+def completion_jobs(services: Mapping) -> set[str]:
+    """Services another waits for with `condition: service_completed_successfully`: one-shot jobs."""
+    return {dep for svc in services.values() for dep, how in _depends_on(svc).items()
+            if (how or {}).get("condition") == "service_completed_successfully"}
+
+
 def service_specs(model: Mapping) -> tuple[ServiceSpec, ...]:
     """Read each service's health budget from its own healthcheck (Docker's defaults otherwise).
 
@@ -73,8 +79,7 @@ def service_specs(model: Mapping) -> tuple[ServiceSpec, ...]:
     """
     specs = []
     services = model.get("services") or {}
-    jobs = {dep for svc in services.values() for dep, how in _depends_on(svc).items()
-            if (how or {}).get("condition") == "service_completed_successfully"}
+    jobs = completion_jobs(services)
     for name, svc in sorted(services.items()):
         hc = svc.get("healthcheck") or {}
         test = hc.get("test") or []

@@ -57,15 +57,18 @@ def test_drift_parses_the_details_sections():
     assert images == {"sha256:img": (DIGEST,)}
 
 
-@pytest.mark.parametrize("restart, exit_code, want", [
-    ('"no"', 0, set()),
-    ('"no"', 3, {("not-running", "job")}),
-    ("always", 0, {("not-running", "job")}),
-], ids=["one-shot-done", "one-shot-failed", "long-running-exited"])
-def test_drift_a_finished_one_shot_job_is_not_drift(restart, exit_code, want):
-    compose = f"services:\n  job:\n    image: reg:5000/web:1\n    restart: {restart}\n"
+@pytest.mark.parametrize("waited_for, exit_code, want", [
+    (True, 0, set()),
+    (True, 3, {("not-running", "job")}),
+    (False, 0, {("not-running", "job")}),
+], ids=["job-done", "job-failed", "stopped-service-without-dependents"])
+def test_drift_a_finished_one_shot_job_is_not_drift(waited_for, exit_code, want):
+    compose = "services:\n  job:\n    image: reg:5000/web:1\n    restart: \"no\"\n  api:\n    image: reg:5000/web:1\n"
+    if waited_for:
+        compose += "    depends_on:\n      job:\n        condition: service_completed_successfully\n"
     facts = HostFacts(current="r1", releases=("r1",),
-                      containers=(Container("p-job-1", "job", "exited", exit_code=exit_code),))
-    found = find_drift(facts, compose, {}, {}, (Running("p-job-1", "job", "sha256:img", ""),), {}, now=NOW,
-                       lock_limit=600)
+                      containers=(Container("p-job-1", "job", "exited", exit_code=exit_code),
+                                  Container("p-api-1", "api", "running")))
+    running = (Running("p-job-1", "job", "sha256:img", ""), Running("p-api-1", "api", "sha256:img", ""))
+    found = find_drift(facts, compose, {}, {}, running, {}, now=NOW, lock_limit=600)
     assert {(d.kind, d.service) for d in found} == want
