@@ -32,12 +32,15 @@ def user_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(c, *args, **kwargs):
+        output.JSON_PRINTED.clear()
         try:
             return fn(c, *args, **kwargs)
         except ProblemList as exc:
+            _json_failure(fn.__name__, kwargs, exc.problems, exc.exit_code)
             n = len(exc.problems)
             raise fail(f"{exc}\n\n{n} problem{'s' if n != 1 else ''} found.", exc.exit_code) from None
         except GantryError as exc:
+            _json_failure(fn.__name__, kwargs, [exc.problem], exc.exit_code)
             raise fail(f"error: {exc}", exc.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
@@ -46,6 +49,15 @@ def user_errors(fn):
             raise Exit(code=0) from None
 
     return wrapper
+
+
+def _json_failure(task: str, kwargs: dict, problems, code: int) -> None:
+    """With --json, a task that stops on an error still prints one JSON document on stdout (a CI job keeps
+    it as its result); the same problems go to stderr for people. Problems never hold secret values."""
+    if kwargs.get("json") is not True or output.JSON_PRINTED:
+        return
+    output.print_json({"action": task.rstrip("_"), "outcome": "error", "exit_code": code,
+                       "errors": [{"where": p.where, "what": p.what, "hint": p.hint} for p in problems]})
 
 
 def flag_number(flag: str, value, default: float, *, integer: bool = False, low: float = 0,

@@ -137,7 +137,11 @@ def timeline(result: Mapping) -> str:
     return "timeline (seconds from the start of the run)\n" + table(rows, ("host", "step", "start", "end", "took"))
 
 
+JSON_PRINTED: list[bool] = []  # set once a task has printed its JSON document (one per run, never two)
+
+
 def print_json(doc: object, stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
     stream.write(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
     stream.flush()
+    JSON_PRINTED.append(True)

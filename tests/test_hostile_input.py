@@ -226,3 +226,21 @@ def test_hostile_undeclared_secret_looking_variable(project, level, code):
     assert ran.code == code and "Traceback" not in ran.text, ran.text
     assert "STRIPE_SECRET_KEY} looks like a secret but is not declared in secrets.example.env" in ran.err, ran.err
     assert "GREETING" not in ran.err and value not in ran.text
+
+
+# --json: a task that stops on an error still prints exactly one JSON document on stdout (a CI job's result).
+
+def test_hostile_json_on_an_error_is_one_document(project):
+    import json as jsonlib
+
+    (project / "secrets.prod.env").unlink()
+    ran = run_task(project, "deploy", "--env", "prod", "--yes", "--json")
+    doc = jsonlib.loads(ran.out)
+    assert ran.code == 1 and doc["outcome"] == "error" and doc["exit_code"] == 1, ran.text
+    assert any(e["where"] == "secrets.example.env: DB_PASSWORD" for e in doc["errors"]), doc
+    # status prints its document, then fails on the host it could not reach: still one document
+    name = env_file(project, BASE + "hosts: [{address: 127.0.0.1, port: 1, name: closed}]\n"
+                    "ssh: {connect_timeout: 1, connect_retries: 1}\n")
+    ran = run_task(project, "status", "--env", name, "--json")
+    doc = jsonlib.loads(ran.out)  # one document, or this raises
+    assert ran.code == 4 and "Traceback" not in ran.text and "hosts" in doc, ran.text
