@@ -140,9 +140,11 @@ class HostConnection:
     def close(self) -> None:
         self._conn.close()
 
-    def run(self, cmd: Command, *, step: str, stdin: bytes | None = None, timeout: float | None = None,
+    def run(self, cmd: Command, *, step: str, stdin: bytes | BinaryIO | None = None, timeout: float | None = None,
             check: bool = True) -> Result:
-        """Run one command; a non-zero exit raises HostError(step) unless check=False."""
+        """Run one command; a non-zero exit raises HostError(step) unless check=False.
+
+        stdin is bytes, or a binary stream sent in chunks (an image archive: too big for memory)."""
         self.open()
         if self.echo:
             self.echo(self.target.label, display(cmd))
@@ -150,8 +152,11 @@ class HostConnection:
         try:
             chan = transport.open_session(timeout=self.target.connect_timeout)
             chan.exec_command(render(cmd))
-            if stdin is not None:
+            if isinstance(stdin, bytes):
                 chan.sendall(stdin)
+            elif stdin is not None:
+                while chunk := stdin.read(1 << 20):
+                    chan.sendall(chunk)
             chan.shutdown_write()
             out, err = _drain(chan, timeout or self.target.command_timeout)
             code = chan.recv_exit_status()
@@ -189,29 +194,6 @@ class HostConnection:
                                    "check the host and try again") from None
         self.round_trips += 1
         return int(result.exited)
-
-    def run_streamed(self, cmd: Command, *, step: str, source: BinaryIO, timeout: float | None = None) -> Result:
-        """Run cmd with stdin read from a binary stream in chunks (an image archive: too big for memory)."""
-        self.open()
-        if self.echo:
-            self.echo(self.target.label, display(cmd))
-        try:
-            chan = self._conn.transport.open_session(timeout=self.target.connect_timeout)
-            chan.exec_command(render(cmd))
-            while chunk := source.read(1 << 20):
-                chan.sendall(chunk)
-            chan.shutdown_write()
-            out, err = _drain(chan, timeout or self.target.command_timeout)
-            code = chan.recv_exit_status()
-            chan.close()
-        except TimeoutError as exc:
-            raise HostError(self.target.label, step, str(exc),
-                            "raise ssh.command_timeout in the environment config") from None
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise UnreachableError(self.target.label, step, f"connection lost: {exc or type(exc).__name__}",
-                                   "check the host and its free disk space") from None
-        self.round_trips += 1
-        return Result(out.decode(errors="replace"), err.decode(errors="replace"), code)
 
 
 @functools.lru_cache(maxsize=1)

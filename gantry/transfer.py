@@ -102,7 +102,7 @@ class Shipper:
                                 stderr=subprocess.PIPE, env=docker_env(self.docker_host))
         out, errs = save.stdout, save.stderr  # both pipes exist: PIPE was asked for
         try:
-            loaded = conn.run_streamed(load_images(), step="ship", source=out)  # type: ignore[arg-type]
+            loaded = conn.run(load_images(), step="ship", stdin=out, check=False)  # type: ignore[arg-type]
         finally:
             out.close()  # type: ignore[union-attr]  # a save still writing gets EPIPE and exits
             err = errs.read().decode(errors="replace").strip()  # type: ignore[union-attr]
