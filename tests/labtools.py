@@ -102,3 +102,13 @@ def fault_table(rows_dir: Path) -> str:
              "  ".join("-" * w for w in widths)]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in table]
     return "\n".join(lines)
+
+
+def run_gantry(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m gantry ARGS` in a project as a user runs it (this checkout's code), never a traceback."""
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "gantry", *args], cwd=root, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", **(env or {})}, timeout=600)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc

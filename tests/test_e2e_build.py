@@ -6,13 +6,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.labtools import lab_or_skip
+from tests.labtools import lab_or_skip, run_gantry
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests/fixtures/build-app"
@@ -44,11 +43,7 @@ def lab(tmp_path_factory):
 
 
 def gantry(root, up, *args):
-    proc = subprocess.run([sys.executable, "-m", "gantry", *args], cwd=root, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", "DOCKER_BUILDKIT": "0",
-                               "DOCKER_HOST": up.hosts[0].docker_host}, timeout=600)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
+    return run_gantry(root, *args, env={"DOCKER_BUILDKIT": "0", "DOCKER_HOST": up.hosts[0].docker_host})
 
 
 def in_registry(registry: str, repo: str, tag: str) -> bool:

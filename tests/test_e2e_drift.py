@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.labtools import lab_or_skip, project_with_lab_secrets
+from tests.labtools import lab_or_skip, project_with_lab_secrets, run_gantry
 
 REPO = Path(__file__).resolve().parent.parent
 CANARY_DB, CANARY_API = "canary-db-drift-41c9e2", "canary-api-drift-9d03aa"
@@ -32,10 +30,7 @@ def lab(project):
 
 
 def gantry(project, *args, code=None):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
-    proc = subprocess.run([sys.executable, "-m", "gantry", *args], cwd=project, capture_output=True, text=True,
-                          env=env, timeout=600)
-    assert "Traceback" not in proc.stderr, proc.stderr
+    proc = run_gantry(project, *args)
     assert CANARY_DB not in proc.stdout + proc.stderr and CANARY_API not in proc.stdout + proc.stderr
     if code is not None:
         assert proc.returncode == code, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.labtools import lab_or_skip, project_with_lab_secrets
+from tests.labtools import lab_or_skip, project_with_lab_secrets, run_gantry
 
 REPO = Path(__file__).resolve().parent.parent
 CANARY_DB, CANARY_API = "canary-db-exec-77ab01", "canary-api-exec-e41c5d"
@@ -25,11 +22,7 @@ def lab(tmp_path_factory):
         yield root, up
 
 
-def gantry(root, *args):
-    proc = subprocess.run([sys.executable, "-m", "gantry", *args], cwd=root, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}, timeout=600)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
+gantry = run_gantry
 
 
 def test_e2e_exec_runs_in_the_container_on_every_host_with_the_release_environment(lab):

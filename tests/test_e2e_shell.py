@@ -6,14 +6,13 @@ import hashlib
 import os
 import pty
 import select
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.labtools import lab_or_skip, project_with_lab_secrets
+from tests.labtools import lab_or_skip, project_with_lab_secrets, run_gantry
 
 REPO = Path(__file__).resolve().parent.parent
 CANARY_DB = "canary-db-shell-5f0c21"
@@ -30,11 +29,7 @@ def lab(tmp_path_factory):
         yield root, up
 
 
-def gantry(root, *args):
-    proc = subprocess.run([sys.executable, "-m", "gantry", *args], cwd=root, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}, timeout=600)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
+gantry = run_gantry
 
 
 def on_a_terminal(root, args: list[str], typed: str, limit: float = 120) -> tuple[int, str]:

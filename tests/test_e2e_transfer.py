@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.labtools import copy_project, lab_or_skip
+from tests.labtools import copy_project, lab_or_skip, run_gantry
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -61,11 +61,7 @@ def lab(tmp_path_factory):
 
 
 def gantry(root, *args, docker_host: str):
-    proc = subprocess.run([sys.executable, "-m", "gantry", *args], cwd=root, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", "DOCKER_HOST": docker_host},
-                          timeout=600)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
+    return run_gantry(root, *args, env={"DOCKER_HOST": docker_host})
 
 
 def test_e2e_transfer_sends_only_missing_images_and_deploys_without_a_registry(lab):
