@@ -96,7 +96,7 @@ def status(c, env=None, json=False):
 def plan_for(environment, rel, console: output.Console | None = None):
     """Read what is live on every host (nothing changes) and plan the release against it."""
     from gantry.facts import split_sections
-    from gantry.health import Healthy, service_specs, verdict
+    from gantry.health import Healthy, service_specs, settled_verdict
     from gantry.plan import LiveRelease, make_plan
 
     specs = service_specs(yamlio.load_documents(rel.compose_yaml, "compose.yaml")[0].data or {})
@@ -106,7 +106,7 @@ def plan_for(environment, rel, console: output.Console | None = None):
         facts = parse_facts(out)
         s = split_sections(out)
         # the judgement `deploy` makes of a host whose live release has this content
-        seen = verdict(facts.containers, specs, {c.id or c.name: 0.0 for c in facts.containers}, 1e9, 0.0)
+        seen = settled_verdict(facts.containers, specs)
         return LiveRelease(facts.current, "".join(f"{x}\n" for x in s.get("live-compose", [])),
                            "\n".join(s.get("live-manifest", [])),
                            "" if isinstance(seen, Healthy) else getattr(seen, "reason", "not healthy"))

@@ -492,10 +492,9 @@ def _unchanged(facts, release: Release, specs: tuple[ServiceSpec, ...]) -> bool:
 
 
 def _all_healthy(facts, specs: tuple[ServiceSpec, ...]) -> bool:
-    from gantry.health import verdict
+    from gantry.health import settled_verdict
 
-    return isinstance(verdict(facts.containers, specs, {c.id or c.name: 0.0 for c in facts.containers}, 1e9, 0.0),
-                      Healthy)
+    return isinstance(settled_verdict(facts.containers, specs), Healthy)
 
 
 def _many(errors: list[GantryError]) -> GantryError:

@@ -65,6 +65,12 @@ def parse_duration(value: object, default: float) -> float:
     return sum(float(n) * _UNITS[u] for n, u in parts) if parts else default
 
 
+def settled_verdict(containers: tuple[Container, ...], specs: tuple[ServiceSpec, ...]) -> Verdict:
+    """The verdict on containers that have had all the time they need (a live release, read once): what a
+    deploy uses to call a host unchanged, and a plan to call it a repair."""
+    return verdict(containers, specs, {c.id or c.name: 0.0 for c in containers}, 1e9, 0.0)
+
+
 def completion_jobs(services: Mapping) -> set[str]:
     """Services another waits for with `condition: service_completed_successfully`: one-shot jobs."""
     return {dep for svc in services.values() for dep, how in _depends_on(svc).items()
