@@ -255,6 +255,22 @@ def _lab_secrets(root, env_name: str) -> None:
     print(f"wrote {path.name} with random values (mode 0600)", file=sys.stderr)
 
 
+@task(help={"managers": "how many swarm managers (default 1)", "workers": "how many swarm workers (default 2)"})
+@user_errors
+def lab_swarm(c, managers=None, workers=None):
+    """Bring up lab hosts and make them a Docker Swarm (the first hosts manage); writes .gantry/lab/managers.yml."""
+    from gantry import lab
+
+    managers = int(flag_number("managers", managers, 1, integer=True, low=1, high=7))
+    workers = int(flag_number("workers", workers, 2, integer=True, low=0, high=20))
+    root = root_of(c)
+    up, swarm = lab.lab_swarm(root, managers, workers, log=lambda m: print(m, file=sys.stderr))
+    _lab_secrets(root, "swarm")
+    for h in swarm.hosts:
+        print(f"{h.name}  {h.address}  {swarm.role(h)}")
+    print(f"managers: {up.inventory.parent / 'managers.yml'}  (environments/swarm.yml)\nregistry: {up.registry}")
+
+
 @task
 @user_errors
 def lab_down(c):
@@ -287,6 +303,7 @@ def register(ns: Collection) -> None:
     lab_ns = Collection("lab")
     lab_ns.add_task(lab_up, name="up")
     lab_ns.add_task(lab_down, name="down")
+    lab_ns.add_task(lab_swarm, name="swarm")
     lab_ns.add_task(lab_status, name="status")
     ns.add_collection(lab_ns)
 
