@@ -112,11 +112,13 @@ class RunContext:
 def targets_for(env: Environment) -> list[Target]:
     from gantry.remote.executor import Target
 
-    if not env.hosts:
-        hint = "run `inv lab.up` first" if env.inventory else f"add hosts to {env.source}"
-        raise UsageError(env.source, "no hosts to deploy to", hint)
+    places, kind = (env.managers, "managers") if env.engine == "swarm" else (env.hosts, "hosts")
+    if not places:
+        lab = "`inv lab.swarm`" if env.engine == "swarm" else "`inv lab.up`"
+        hint = f"run {lab} first" if env.inventory else f"add {kind} to {env.source}"
+        raise UsageError(env.source, f"no {kind} to deploy to", hint)
     return [Target(h.label, h.address, h.user, h.port, h.identity_file, env.ssh.known_hosts,
-                   env.ssh.connect_timeout, env.ssh.command_timeout, env.ssh.connect_retries) for h in env.hosts]
+                   env.ssh.connect_timeout, env.ssh.command_timeout, env.ssh.connect_retries) for h in places]
 
 
 def open_sessions(ctx: RunContext, cancel: threading.Event) -> list[HostSession]:
@@ -355,13 +357,17 @@ class Driver:
         s.bring_up(run.target, images=_images(release), specs=specs)
         verdict = s.wait(specs)
         run.slow += s.slow_stops()
+        self._settle(run, verdict, s.diagnose, lambda: s.switch(run.target, release.manifest))
+
+    def _settle(self, run: HostRun, verdict, diagnose: Callable, switch: Callable[[], None]) -> None:
+        """After the wait: a failure is diagnosed and recovered; a success moves `current` (if it changed)."""
         if isinstance(verdict, Failed):
             run.outcome, run.error, run.failing_service = "failed", verdict.reason, verdict.service
-            run.diagnostics = s.diagnose(verdict)
+            run.diagnostics = diagnose(verdict)
             self._recover(run)
             return
         if run.target != run.previous:
-            s.switch(run.target, release.manifest)
+            switch()
         run.outcome, run.ended = "deployed", time.monotonic()
 
     def _recover(self, run: HostRun) -> None:

@@ -41,6 +41,21 @@ LEVELS = ("prod", "lab", "dev", "local")
 # -- remote tasks -----------------------------------------------------------------------------------
 
 
+def _driver(environment):
+    """The environment's engine: compose over SSH on every host, or `docker stack deploy` on a manager."""
+    if environment.engine == "swarm":
+        from gantry.engines.swarm.driver import SwarmDriver
+
+        return SwarmDriver
+    return Driver
+
+
+def _places(environment) -> str:
+    if environment.engine == "swarm":
+        return f"a swarm, through the first reachable of {len(environment.managers)} manager(s)"
+    return f"{len(environment.hosts)} hosts"
+
+
 def _prepared_release(c, env):
     """Validate and policy-check an environment, then build its release (offline)."""
     environment = load_env(c, env)
@@ -100,9 +115,9 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
     hook_env = {"GANTRY_ENV": environment.name, "GANTRY_RELEASE": rel.id, "GANTRY_PROJECT": environment.project}
     run_hooks(environment, "pre_deploy", hook_env, console)
     scan_images(environment, sorted({i for i in rel.manifest.get("images", {}).values() if i}), console)
-    console.say(f"deploying {rel.id} to {environment.name} ({len(environment.hosts)} hosts)")
+    console.say(f"deploying {rel.id} to {environment.name} ({_places(environment)})")
     judge = prepare.image_judge(prep, report, today=today())
-    driver = Driver(run_context(environment, console, redact, judge), action="deploy", lock_wait=wait)
+    driver = _driver(environment)(run_context(environment, console, redact, judge), action="deploy", lock_wait=wait)
     if driver.ctx.ship_images:  # images.transfer: ssh: every image must be on the deploying side before a lock
         driver.ctx.ship_images.wanted(sorted({i for i in rel.manifest.get("images", {}).values() if i}))
     result = cli_day2.run_notified(lambda: driver.deploy(rel, service_specs(prep.model.data)), environment,
@@ -129,7 +144,7 @@ def rollback(c, env=None, to=None, yes=False, dry_run=False, json=False, quiet=F
     # Secrets are not needed to roll back, but when they are at hand, any that a host echoes are masked.
     secrets, _ = prepare.read_secrets(environment, os.environ)
     redact = output.make_redactor(secrets.values.values())
-    driver = Driver(run_context(environment, console, redact), action="rollback", lock_wait=wait)
+    driver = _driver(environment)(run_context(environment, console, redact), action="rollback", lock_wait=wait)
     if dry_run:
         print(driver.rollback(to, dry_run=True))
         return

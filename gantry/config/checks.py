@@ -82,3 +82,21 @@ def _range_problems(env):
         if math.isnan(value) or not (0 <= value <= MAX_SECONDS) or (value == 0 and not zero_ok):
             low = "0" if zero_ok else "more than 0"
             yield key, f"must be a number of seconds from {low} to {MAX_SECONDS:.0f}, got {value}", "e.g. 10"
+
+
+ENGINES = ("hosts", "swarm")
+
+
+def engine_problems(env):
+    """`engine:` and the places it needs: hosts for the hosts engine, managers for swarm (key, what, hint)."""
+    if env.engine not in ENGINES:
+        yield "engine", f"unknown engine {yamlio.excerpt(env.engine)}", f"use one of: {', '.join(ENGINES)}"
+        return
+    if env.engine == "swarm" and env.hosts:
+        yield "hosts", "is not used with engine: swarm (Swarm places the tasks)", \
+            "list the swarm's managers under `managers:` instead"
+    if env.engine == "hosts" and env.managers:
+        yield "managers", "is only used with engine: swarm", "add `engine: swarm`, or list hosts under `hosts:`"
+    for i, h in enumerate(env.managers):
+        if not 0 < h.port < 65536:
+            yield f"managers[{i}].port", f"{h.port} is not a TCP port", "use 1-65535"

@@ -1,0 +1,197 @@
+"""What Gantry does on a swarm manager, step by step, over the manager's one connection.
+
+The manager's HostSession (the hosts engine's) keeps Gantry's own state there: lock, audit, releases/<id>/,
+`current`. This module adds the swarm's part: stage a release (pin images to the digests the manager
+resolves, write the stack file, create the Swarm secrets with their values on stdin), deploy it with
+`docker stack deploy`, wait for the stack to converge, and say why a service failed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import yaml
+
+from gantry.engines.hosts.facts import parse_image_digests
+from gantry.engines.hosts.session import HostSession
+from gantry.engines.swarm import commands
+from gantry.engines.swarm.facts import SwarmState, parse_json_lines, parse_state
+from gantry.engines.swarm.stack import StackSettings, make_stack, monitor_seconds
+from gantry.engines.swarm.verdict import stack_verdict
+from gantry.errors import ConfigError, HostError, ProblemList
+from gantry.health import Failed, Pending, Verdict
+from gantry.release import Release
+from gantry.secrets import parse_env_text
+
+START_BUDGET = 30.0  # seconds a task may take to be scheduled, pull and start, beyond its monitor window
+
+
+@dataclass(frozen=True)
+class Staged:
+    stack_yaml: str
+    services: tuple[str, ...]
+    deadline: float  # seconds the convergence wait may take
+    manifest: Mapping
+
+
+def converge_deadline(stack: Mapping, margin: float) -> float:
+    """Services update at once, each in rounds of `parallelism` tasks, each round watched for `monitor`."""
+    longest = 0.0
+    for svc in (stack.get("services") or {}).values():
+        deploy = svc.get("deploy") or {}
+        replicas = int(deploy.get("replicas") or 1)
+        update = deploy.get("update_config") or {}
+        per = int(update.get("parallelism") or 0) or replicas
+        monitor = monitor_seconds(svc.get("healthcheck"))
+        longest = max(longest, math.ceil(replicas / per) * (monitor + START_BUDGET))
+    return longest + margin
+
+
+class SwarmOps:
+    """The swarm steps on one manager, over its HostSession (connection, layout, step timings)."""
+
+    def __init__(self, session: HostSession, settings: StackSettings, interval: float, timeout: float,
+                 margin: float) -> None:
+        self.s = session
+        self.settings = settings
+        self.interval = interval
+        self.timeout = timeout
+        self.margin = margin
+
+    @property
+    def stack(self) -> str:
+        return self.settings.stack
+
+    def read(self) -> SwarmState:
+        out = self.s.conn.run(commands.state(self.stack), step="swarm state", check=False)
+        state = parse_state(out.stdout)
+        if not state.complete:
+            raise HostError(self.s.host, "swarm state", "the manager's swarm state could not be read",
+                            "check that docker answers on the manager")
+        return state
+
+    def check_manager(self) -> SwarmState:
+        state = self.read()
+        if not state.is_manager:
+            node = state.swarm.get("LocalNodeState") or "unknown"
+            raise HostError(self.s.host, "swarm", f"is not a swarm manager (swarm state: {node})",
+                            "list the swarm's managers under `managers:` (docker node ls shows them)")
+        return state
+
+    def stage(self, release: Release) -> Staged:
+        """Upload the bundle, pin images, write the stack file and create the secrets it names."""
+        model = yaml.safe_load(release.compose_yaml) or {}
+        images = sorted({str(s.get("image")) for s in (model.get("services") or {}).values() if s.get("image")})
+        self.s.upload(release)
+        resolved = self.s.step("resolve", lambda: self._resolve(images))
+        pins = {name: resolved[str(svc.get("image"))] for name, svc in (model.get("services") or {}).items()
+                if str(svc.get("image")) in resolved}
+        stack, problems = make_stack(model, release.manifest.get("secrets", {}), pins, self.settings)
+        if problems:
+            raise ProblemList(problems)
+        text = yaml.safe_dump(stack.data, sort_keys=False)
+        values = parse_env_text(release.env_file)
+        have = set(self.read().secrets)
+        for secret in stack.secrets:
+            if secret.name in have:
+                continue
+            value = values.get(secret.source)
+            if value is None:
+                raise ConfigError(f"secrets: {secret.source}", "has no value in the release", "deploy again")
+            self.s.step("secret", lambda n=secret.name, v=value: self.s.conn.run(
+                commands.secret_create(n, self.stack), step="secret", stdin=v.encode()), secret.name)
+        self.s.step("stack file", lambda: self.s.conn.run(commands.write_stack_file(self.s.layout, release.id, text),
+                                                          step="stack file"))
+        self.s.resolved = resolved  # HostSession.switch records them in the release's manifest
+        return Staged(text, tuple(sorted(stack.data["services"])), converge_deadline(stack.data, self.margin),
+                      release.manifest)
+
+    def _resolve(self, images: list[str]) -> dict[str, str]:
+        out = self.s.conn.run(commands.resolve_images(images), step="resolve", check=False)
+        if not out.ok:
+            tail = (out.stderr.strip() or out.stdout.strip()).splitlines()[-3:]
+            raise HostError(self.s.host, "resolve", "the manager could not pull the release's images: "
+                            + " | ".join(tail), "check the image names and the manager's access to the registry")
+        return parse_image_digests(out.stdout.splitlines(), images)
+
+    def kept_stack(self, rid: str) -> tuple[tuple[str, ...], float]:
+        """A kept release's services and convergence deadline, read from its stack file on the manager."""
+        data = self._kept(rid)
+        if not isinstance(data, dict) or not data.get("services"):
+            raise HostError(self.s.host, "rollback", f"release {rid} has no stack file on the manager",
+                            "pick another kept release with --to ID, or deploy the version again")
+        return tuple(sorted(data["services"])), converge_deadline(data, self.margin)
+
+    def deploy(self, rid: str) -> float:
+        """`docker stack deploy` of a staged release; returns the manager's clock just before it."""
+        state = self.read()
+        missing = [n for n in self._secret_names(rid) if n not in state.secrets]
+        if missing:
+            raise HostError(self.s.host, "deploy", f"release {rid} needs Swarm secrets that are gone: "
+                            + ", ".join(missing), "deploy that version again (its secrets are made anew)")
+        since = state.clock or 0.0
+
+        def run() -> None:
+            out = self.s.conn.run(commands.stack_deploy(self.s.layout, rid, self.stack), step="stack deploy",
+                                  check=False)
+            if not out.ok:
+                tail = "\n    ".join((out.stderr.strip() or out.stdout.strip()).splitlines()[-8:])
+                raise HostError(self.s.host, "stack deploy", f"docker stack deploy failed:\n    {tail}",
+                                "check the stack file the release made (inv deploy --verbose shows the commands)")
+
+        self.s.step("stack deploy", run)
+        return since
+
+    def _kept(self, rid: str) -> dict | None:
+        out = self.s.conn.run(commands.read_stack_file(self.s.layout, rid), step="read stack", check=False)
+        try:
+            data = yaml.safe_load(out.stdout) if out.ok else None
+        except yaml.YAMLError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _secret_names(self, rid: str) -> list[str]:
+        secrets = (self._kept(rid) or {}).get("secrets") or {}
+        return sorted(str(s.get("name")) for s in secrets.values() if isinstance(s, dict) and s.get("external"))
+
+    def wait(self, services: tuple[str, ...], since: float, deadline: float, cancel) -> Verdict:
+        """Poll until the stack converged, Swarm rolled a service back, or the deadline passed."""
+        limit = time.monotonic() + (self.timeout or deadline)
+
+        def run() -> Verdict:
+            while True:
+                verdict = stack_verdict(self.read(), self.stack, services, since)
+                if not isinstance(verdict, Pending):
+                    return verdict
+                if cancel is not None and cancel.is_set():
+                    return Failed(f"interrupted while waiting: {verdict.reason}")
+                if time.monotonic() >= limit:
+                    return Failed(f"the stack did not converge within {self.timeout or deadline:.0f} s: "
+                                  f"{verdict.reason}")
+                time.sleep(self.interval)
+
+        return self.s.step("converge", run)
+
+    def diagnose(self, failed: Failed) -> str:
+        """The failing service's recent tasks (node, state, error) and its last log lines, secrets redacted."""
+        if not failed.service:
+            return ""
+        name = f"{self.stack}_{failed.service}"
+        lines = [f"recent tasks of {name}:"]
+        out = self.s.conn.run(commands.service_ps(name), step="diagnose", check=False)
+        for row in parse_json_lines(out.stdout)[:6]:
+            lines.append(f"  {row.get('Name', '')} {row.get('CurrentState', '')} desired {row.get('DesiredState', '')}"
+                         + (f": {row.get('Error')}" if row.get("Error") else ""))
+        logs = self.s.conn.run(commands.service_logs(name, 15), step="diagnose", check=False)
+        text = (logs.stdout + logs.stderr).strip()
+        if text:
+            lines.append(f"last log lines of {name}:")
+            lines += [f"  {line}" for line in text.splitlines()[-15:]]
+        return self.s.redact("\n".join(lines))
+
+    def record(self, rid: str, manifest: Mapping | None = None) -> None:
+        """Make rid the manager's `current`; a new release's manifest gets the digests the manager resolved."""
+        self.s.switch(rid, manifest)
