@@ -53,8 +53,10 @@ def _url(ip: str, port: int, address: str) -> str:
 @task(help={"env": "environment name", "json": "print a JSON document on stdout"})
 @user_errors
 def status(c, env=None, json=False):
-    """Show the live release, container health and lock holder of every host."""
+    """Show the live release, container health and lock holder of every host (of a swarm: its services)."""
     environment = load_env(c, env)
+    if environment.engine == "swarm":
+        return _swarm_status(environment, json)
     project = environment.compose_project
 
     def facts(conn, layout):
@@ -95,6 +97,22 @@ def status(c, env=None, json=False):
     for note in notes:
         print(f"warning: {note}", file=sys.stderr)
     _raise_first(outcomes)
+
+
+def _swarm_status(environment, as_json: bool) -> None:
+    from gantry.cli.base import run_context
+    from gantry.engines.swarm.driver import read_status
+
+    doc = read_status(run_context(environment, output.Console(quiet=True), lambda text: text))
+    if as_json:
+        output.print_json(doc)
+        return
+    print(f"manager {doc['manager']}: release {doc['release'] or '(none)'}" + (f", locked by {doc['lock']}"
+                                                                                 if doc["lock"] else ""))
+    print(output.table([(s["service"], f"{s['running']}/{s['desired']}", " ".join(s["nodes"]) or "-",
+                         s["update"] or "-") for s in doc["services"]], ("service", "replicas", "nodes", "update")))
+    print(output.table([(n["address"], n["role"], n["state"], n["availability"]) for n in doc["nodes"]],
+                       ("node", "role", "state", "availability")))
 
 
 def plan_for(environment, rel, console: output.Console | None = None):

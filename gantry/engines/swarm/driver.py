@@ -107,3 +107,24 @@ class SwarmDriver(Driver):
 
 def specs_names(specs: tuple[ServiceSpec, ...]) -> set[str]:
     return {s.name for s in specs}
+
+
+def read_status(ctx: RunContext) -> dict:
+    """What `inv status` shows of a swarm (read-only): the manager's release and lock, each service's
+    replicas running/desired and the nodes its tasks run on, and the nodes."""
+    from gantry.engines.hosts.session import lock_holder
+    from gantry.engines.swarm.verdict import service_rows
+
+    driver = SwarmDriver(ctx, action="status")
+    try:
+        ops = driver.pick_manager()
+        facts = ops.s.observe()
+        state = ops.read()
+    finally:
+        driver._close()
+    return {"environment": ctx.env.name, "engine": "swarm", "manager": ops.s.host, "release": facts.current,
+            "releases": list(facts.releases), "lock": lock_holder(facts.lock, ctx.now()) if facts.lock else "",
+            "services": [{"service": r.service, "running": r.running, "desired": r.desired, "nodes": list(r.nodes),
+                          "update": r.update} for r in service_rows(state, ops.stack)],
+            "nodes": [{"id": n.id, "address": n.address, "role": n.role, "state": n.state,
+                       "availability": n.availability} for n in state.nodes]}
