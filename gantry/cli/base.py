@@ -112,6 +112,13 @@ def who() -> str:
         or getpass.getuser()
 
 
+def places(environment) -> str:
+    """Where an environment deploys, for a person: its hosts, or its swarm's managers."""
+    if environment.engine == "swarm":
+        return f"a swarm through {len(environment.managers)} manager(s)"
+    return f"{len(environment.hosts)} hosts"
+
+
 def run_context(environment, console: output.Console, redact, judge_images=None) -> RunContext:
     return RunContext(environment, who(), socket.gethostname(), git_commit(Path(environment.root)), console.step,
                       redact, echo=console.command, warn=lambda text: console.say(text, always=True),

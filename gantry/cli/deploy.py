@@ -18,6 +18,7 @@ from gantry.cli.base import (
     flag_number,
     git_commit,
     load_env,
+    places,
     root_of,
     run_context,
     run_hooks,
@@ -48,12 +49,6 @@ def _driver(environment):
 
         return SwarmDriver
     return Driver
-
-
-def _places(environment) -> str:
-    if environment.engine == "swarm":
-        return f"a swarm, through the first reachable of {len(environment.managers)} manager(s)"
-    return f"{len(environment.hosts)} hosts"
 
 
 def _prepared_release(c, env):
@@ -115,7 +110,7 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
     hook_env = {"GANTRY_ENV": environment.name, "GANTRY_RELEASE": rel.id, "GANTRY_PROJECT": environment.project}
     run_hooks(environment, "pre_deploy", hook_env, console)
     scan_images(environment, sorted({i for i in rel.manifest.get("images", {}).values() if i}), console)
-    console.say(f"deploying {rel.id} to {environment.name} ({_places(environment)})")
+    console.say(f"deploying {rel.id} to {environment.name} ({places(environment)})")
     judge = prepare.image_judge(prep, report, today=today())
     driver = _driver(environment)(run_context(environment, console, redact, judge), action="deploy", lock_wait=wait)
     if driver.ctx.ship_images:  # images.transfer: ssh: every image must be on the deploying side before a lock
