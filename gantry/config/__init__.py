@@ -137,6 +137,7 @@ class Environment:
     hooks: HooksConfig = field(default_factory=HooksConfig)
     notify: list[NotifyConfig] = field(default_factory=list)
     images: ImagesConfig = field(default_factory=ImagesConfig)
+    engine: str = "hosts"  # how releases run: a folder of gantry/engines/ (hosts: compose over SSH)
     # Filled in by the loader, not read from YAML:
     name: str = field(default="", metadata={"internal": True})
     root: str = field(default="", metadata={"internal": True})
