@@ -45,6 +45,15 @@ def swarm_lab(root: Path, managers: int, workers: int, *, batch_size: int = 0):
         lab.lab_down(root, log=lambda m: None)
 
 
+def story_of(tmp_path_factory, name: str, managers: int = 1, workers: int = 2):
+    """A module's story on its own lab swarm; the canary check runs over all its output at the end."""
+    root = tmp_path_factory.mktemp(name)
+    for up, _ in swarm_lab(root, managers, workers):
+        story = Story(root, up)
+        yield story
+        story.assert_no_canary()
+
+
 class Story:
     """Runs gantry in the project and keeps every output, for the canary check."""
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.swarmtools import CANARY_API, CANARY_DB, STACK, Story, http, swarm_lab
+from tests.swarmtools import CANARY_API, CANARY_DB, STACK, Story, http, story_of
 
 pytestmark = pytest.mark.e2e
 IDS: dict[str, str] = {}
@@ -17,11 +17,7 @@ IDS: dict[str, str] = {}
 
 @pytest.fixture(scope="module")
 def story(tmp_path_factory):
-    root = tmp_path_factory.mktemp("swarm-deploy")
-    for up, _ in swarm_lab(root, 1, 2):
-        story = Story(root, up)
-        yield story
-        story.assert_no_canary()
+    yield from story_of(tmp_path_factory, "swarm-deploy")
 
 
 def _versions(story: Story) -> list[str]:

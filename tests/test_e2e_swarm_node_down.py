@@ -11,18 +11,14 @@ import sys
 import pytest
 
 from tests.labtools import REPO
-from tests.swarmtools import Story, http, swarm_lab
+from tests.swarmtools import Story, http, story_of
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def story(tmp_path_factory):
-    root = tmp_path_factory.mktemp("swarm-node-down")
-    for up, _ in swarm_lab(root, 1, 2):
-        story = Story(root, up)
-        yield story
-        story.assert_no_canary()
+    yield from story_of(tmp_path_factory, "swarm-node-down")
 
 
 def _stop_engine(story: Story, address: str) -> None:

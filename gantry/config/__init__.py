@@ -128,7 +128,8 @@ class Environment:
     deploy_path: str
     hosts: list[Host] = field(default_factory=list)
     inventory: str = ""  # a YAML list of hosts (with engine: swarm, of managers), e.g. written by `inv lab.up`
-    engine: str = "hosts"  # hosts: compose over SSH on every host; swarm: docker stack deploy on a manager
+    engine: str = "hosts"  # how releases run: a folder of gantry/engines/ (hosts: compose over SSH on every
+    # host; swarm: docker stack deploy on a manager)
     managers: list[Host] = field(default_factory=list)  # engine: swarm: Gantry talks to the first reachable one
     swarm: SwarmConfig = field(default_factory=SwarmConfig)
     compose_files: list[str] = field(default_factory=list)

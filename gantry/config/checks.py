@@ -84,19 +84,26 @@ def _range_problems(env):
             yield key, f"must be a number of seconds from {low} to {MAX_SECONDS:.0f}, got {value}", "e.g. 10"
 
 
-ENGINES = ("hosts", "swarm")
-
-
 def engine_problems(env):
-    """`engine:` and the places it needs: hosts for the hosts engine, managers for swarm (key, what, hint)."""
-    if env.engine not in ENGINES:
-        yield "engine", f"unknown engine {yamlio.excerpt(env.engine)}", f"use one of: {', '.join(ENGINES)}"
+    """`engine:` and the places it needs: hosts for the hosts engine, managers for swarm (key, what, hint).
+
+    Located by the loader (file:line: key), since the walker knows the marks."""
+    if not engine_exists(env.engine):
+        yield "engine", f"unknown engine {yamlio.excerpt(env.engine)}", \
+            "use hosts (compose over SSH), swarm, or the name of a folder of gantry/engines/"
         return
     if env.engine == "swarm" and env.hosts:
         yield "hosts", "is not used with engine: swarm (Swarm places the tasks)", \
             "list the swarm's managers under `managers:` instead"
-    if env.engine == "hosts" and env.managers:
+    if env.engine != "swarm" and env.managers:
         yield "managers", "is only used with engine: swarm", "add `engine: swarm`, or list hosts under `hosts:`"
     for i, h in enumerate(env.managers):
         if not 0 < h.port < 65536:
             yield f"managers[{i}].port", f"{h.port} is not a TCP port", "use 1-65535"
+
+
+def engine_exists(name: str) -> bool:
+    """An engine is a package gantry.engines.<name> (found, not imported: config stays below the engines)."""
+    import importlib.util
+
+    return name.isidentifier() and importlib.util.find_spec(f"gantry.engines.{name}") is not None

@@ -75,6 +75,10 @@ def task_inspect(stack: str) -> Command:
                 argv("xargs", "-r", "docker", "inspect", "--type", "task", "--"))
 
 
+def scale_to_zero(services: Sequence[str]) -> Argv:
+    return argv("docker", "service", "scale", "--detach", "--", *(f"{s}=0" for s in services))
+
+
 def node_ls() -> Argv:
     return argv("docker", "node", "ls", "--format", "json")
 

@@ -1,17 +1,22 @@
 """What Gantry does on a swarm manager, step by step, over the manager's one connection.
 
-The manager's HostSession (the hosts engine's) keeps Gantry's own state there: lock, audit, releases/<id>/,
-`current`. This module adds the swarm's part: stage a release (pin images to the digests the manager
-resolves, write the stack file, create the Swarm secrets with their values on stdin), deploy it with
-`docker stack deploy`, wait for the stack to converge, and say why a service failed.
+`SwarmSession` is the hosts engine's HostSession for the manager, so Gantry's own state there is kept the
+same way: lock, audit, releases/<id>/, `current`. It runs the hosts engine's steps (gantry/engines/hosts/
+steps.py) with the swarm's meaning: `upload` stages a release (the bundle, images pinned to the digests the
+manager resolves, the stack file, the Swarm secrets with their values on stdin), `up` is `docker stack
+deploy` of a release's stack file, `wait` waits for the stack to converge, `switch` moves `current`, `stop`
+scales the failing service to 0 (a first deploy has nothing to go back to). One session is the first
+reachable manager: `connect` passes over managers that do not answer or do not manage (a refused host key
+stops the run).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -21,10 +26,15 @@ from gantry.engines.swarm import commands
 from gantry.engines.swarm.facts import SwarmState, parse_json_lines, parse_state
 from gantry.engines.swarm.stack import StackSettings, make_stack, monitor_seconds
 from gantry.engines.swarm.verdict import stack_verdict
-from gantry.errors import ConfigError, HostError, ProblemList
-from gantry.health import Failed, Pending, Verdict
+from gantry.errors import ConfigError, HostError, HostKeyError, ProblemList
+from gantry.health import Failed, Healthy, Pending, ServiceSpec, Verdict
+from gantry.plan import LiveRelease, Step
 from gantry.release import Release
 from gantry.secrets import parse_env_text
+
+if TYPE_CHECKING:
+    from gantry.engines import Work
+    from gantry.engines.hosts.facts import HostFacts
 
 START_BUDGET = 30.0  # seconds a task may take to be scheduled, pull and start, beyond its monitor window
 
@@ -192,6 +202,105 @@ class SwarmOps:
             lines += [f"  {line}" for line in text.splitlines()[-15:]]
         return self.s.redact("\n".join(lines))
 
+    def scale_to_zero(self, services: tuple[str, ...]) -> None:
+        """Stop the named services of the stack (all of them when none is named): `docker service scale S=0`."""
+        names = [f"{self.stack}_{s}" for s in services] or [s.name for s in self.read().services]
+        if names:
+            self.s.step("stop", lambda: self.s.conn.run(commands.scale_to_zero(names), step="stop", check=False))
+
     def record(self, rid: str, manifest: Mapping | None = None) -> None:
         """Make rid the manager's `current`; a new release's manifest gets the digests the manager resolved."""
         self.s.switch(rid, manifest)
+
+
+@dataclass
+class SwarmSession(HostSession):
+    """The first reachable manager of a swarm, during one run (see the module docstring)."""
+
+    settings: StackSettings = field(default_factory=lambda: StackSettings("stack"))
+    others: Sequence[object] = ()  # the further managers' connections, tried in order when one fails
+    passed: list[str] = field(default_factory=list)  # managers passed over, and why
+    state: SwarmState | None = None
+    since: float = 0.0  # the manager's clock when the last `docker stack deploy` began
+    staged: dict[str, tuple[tuple[str, ...], float]] = field(default_factory=dict)  # rid -> services, deadline
+    warn: Callable[[str], None] = lambda text: None
+
+    @property
+    def ops(self) -> SwarmOps:
+        h = self.health
+        return SwarmOps(self, self.settings, h.interval, h.timeout, h.margin)
+
+    def connect(self) -> None:
+        if self.conn.is_open and self.state is not None:
+            return
+        candidates = [self.conn, *self.others]
+        for i, conn in enumerate(candidates):
+            self.conn = conn
+            try:
+                HostSession.connect(self)
+                self.state = self.ops.check_manager()
+            except HostKeyError:
+                raise
+            except HostError as exc:
+                conn.close()
+                if i == len(candidates) - 1:
+                    if self.passed:
+                        exc.what += f" (also passed over: {'; '.join(self.passed)})"
+                    raise
+                self.passed.append(f"{conn.target.label}: {exc.what}")
+                continue
+            for text in self.passed:
+                self.warn(f"warning: manager {text}; using {conn.target.label}")
+            self.others = ()
+            return
+
+    def observe(self) -> HostFacts:
+        facts = HostSession.observe(self)
+        self.state = self.ops.read()
+        return facts
+
+    def lock(self, info_json: str, *, wait: float = 0.0, preflight: bool = True,
+             images: Sequence[str] = ()) -> HostFacts:
+        """The hosts engine's lock on the manager; no compose preflight (a manager runs no compose project)."""
+        facts = HostSession.lock(self, info_json, wait=wait, preflight=False)
+        self.state = self.ops.read()
+        return facts
+
+    def live(self, specs: tuple[ServiceSpec, ...]) -> LiveRelease:
+        """What the stack runs, as last observed; judged by the convergence verdict (old rollbacks aside)."""
+        seen = stack_verdict(self.state or SwarmState(), self.settings.stack, tuple(s.name for s in specs),
+                             float("inf")) if self.facts.current else Healthy()
+        return LiveRelease(self.facts.current, self.live_compose if self.facts.current else "",
+                           self.live_manifest if self.facts.current else "",
+                           "" if isinstance(seen, Healthy) else getattr(seen, "reason", "not converged"),
+                           self.facts.releases)
+
+    def execute(self, step: Step, work: Work) -> Verdict | None:
+        self.phase = "rollback" if step.restoring else ""
+        rid, ops = step.release, self.ops
+        if step.kind == "upload":
+            staged = ops.stage(work.release)
+            self.staged[rid] = (staged.services, staged.deadline)
+        elif step.kind == "up":
+            self.since = ops.deploy(rid)
+        elif step.kind == "wait":
+            services, deadline = self.staged.get(rid) or ops.kept_stack(rid)
+            return ops.wait(services, self.since, deadline, None if step.restoring else self.cancel)
+        elif step.kind == "switch":
+            forward = work.release is not None and rid == work.release.id and not step.restoring
+            ops.record(rid, work.release.manifest if forward else None)
+        elif step.kind == "stop":
+            ops.scale_to_zero((work.failing,) if step.failing_only and work.failing else ())
+        else:
+            raise HostError(self.host, step.kind, f"the swarm engine has no step {step.kind!r}")
+        return None
+
+    def slow_stops(self) -> tuple:
+        return ()
+
+    def diagnose(self, failed: Failed) -> str:
+        return self.ops.diagnose(failed)
+
+    def close(self) -> None:
+        for conn in [self.conn, *self.others]:
+            conn.close()
