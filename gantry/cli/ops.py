@@ -31,8 +31,17 @@ def _each_host(environment, fn, console: output.Console | None = None):
         with HostConnection(target, echo=echo) as conn:
             return fn(conn, layout)
 
-    return run_parallel(targets_for(environment), one, label=lambda t: t.label,
+    return run_parallel(_targets(environment), one, label=lambda t: t.label,
                         max_parallel=environment.rollout.max_parallel)
+
+
+def _targets(environment) -> list:
+    """The places an operator task reads: the hosts, or a swarm's managers (each keeps its lock and audit)."""
+    if environment.engine == "swarm":
+        from gantry.engines.swarm.engine import manager_targets
+
+        return manager_targets(environment)
+    return targets_for(environment)
 
 
 def _raise_first(outcomes) -> None:

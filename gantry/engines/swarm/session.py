@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from gantry.compose.dotenv import parse_dotenv
 from gantry.engines.hosts.facts import parse_image_digests
 from gantry.engines.hosts.session import HostSession
 from gantry.engines.swarm import commands
@@ -30,7 +31,6 @@ from gantry.errors import ConfigError, HostError, HostKeyError, ProblemList
 from gantry.health import Failed, Healthy, Pending, ServiceSpec, Verdict
 from gantry.plan import LiveRelease, Step
 from gantry.release import Release
-from gantry.secrets import parse_env_text
 
 if TYPE_CHECKING:
     from gantry.engines import Work
@@ -103,7 +103,7 @@ class SwarmOps:
         if problems:
             raise ProblemList(problems)
         text = yaml.safe_dump(stack.data, sort_keys=False)
-        values = parse_env_text(release.env_file)
+        values = parse_dotenv(release.env_file)  # read as `docker compose --env-file` reads it
         have = set(self.read().secrets)
         for secret in stack.secrets:
             if secret.name in have:
