@@ -38,6 +38,21 @@ def test_e2e_swarm_deploys_v1_spread_over_nodes(story):
     assert sorted(services["web"]["nodes"]) == nodes and len(json.loads(status.stdout)["nodes"]) == 3
 
 
+def test_e2e_swarm_passes_over_a_manager_that_does_not_answer(story):
+    env_file = story.root / "environments" / "swarm.yml"
+    text = env_file.read_text()
+    manager = story.lab.hosts[0]
+    dead = f"managers:\n  - {{name: gone, address: {manager.address}, port: 2}}\n"  # nothing listens on port 2
+    env_file.write_text(text.replace("inventory: .gantry/lab/managers.yml\n",
+                                     "inventory: .gantry/lab/managers.yml\n" + dead))
+    try:
+        proc = story.gantry("status", "--env", "swarm", "--json")
+    finally:
+        env_file.write_text(text)
+    assert json.loads(proc.stdout)["manager"] == manager.name
+    assert f"warning: manager gone: cannot reach {manager.address}:2" in proc.stderr, proc.stderr
+
+
 def test_e2e_swarm_secrets_are_files_in_tasks_and_absent_from_inspect(story):
     spec = story.inspect("web")["Spec"]["TaskTemplate"]["ContainerSpec"]
     assert "DB_PASSWORD_FILE=/run/secrets/DB_PASSWORD" in spec["Env"]

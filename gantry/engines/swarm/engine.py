@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import yaml
+
 from gantry.engines.hosts import commands, steps
 from gantry.engines.hosts.engine import ssh_targets
 from gantry.engines.hosts.session import HealthSettingsView
 from gantry.engines.swarm.session import SwarmSession
-from gantry.engines.swarm.stack import StackSettings
-from gantry.errors import UsageError
+from gantry.engines.swarm.stack import StackSettings, make_stack
+from gantry.errors import ProblemList, UsageError
 from gantry.plan import HostPlan, LiveRelease, Step
 from gantry.release import Release
 
@@ -28,6 +30,11 @@ class SwarmEngine:
     env: object
     name: str = "swarm"
 
+    @property
+    def settings(self) -> StackSettings:
+        env = self.env
+        return StackSettings(env.compose_project, env.swarm.routing_mesh, env.rollout.batch_size)
+
     def check_ready(self) -> None:
         manager_targets(self.env)
 
@@ -36,12 +43,17 @@ class SwarmEngine:
 
         env, hs = self.env, self.env.health
         conns = [HostConnection(t, echo=ctx.echo) for t in manager_targets(env)]
-        settings = StackSettings(env.compose_project, env.swarm.routing_mesh, env.rollout.batch_size)
         return [SwarmSession(conns[0], commands.Layout(env.base_dir), env.compose_project,
                              HealthSettingsView(hs.interval, hs.timeout, hs.settle, hs.margin), ctx.report,
-                             ctx.redact, cancel, settings=settings, others=conns[1:], warn=ctx.warn)]
+                             ctx.redact, cancel, settings=self.settings, others=conns[1:], warn=ctx.warn)]
 
     def deploy_steps(self, hp: HostPlan, release: Release, live: LiveRelease) -> tuple[Step, ...]:
+        """The hosts engine's steps, once the release is known to make a stack (secrets used as Swarm can
+        hold them): refused here, before any lock, with exit 1."""
+        _, problems = make_stack(yaml.safe_load(release.compose_yaml) or {}, release.manifest.get("secrets", {}),
+                                 {}, self.settings)
+        if problems:
+            raise ProblemList(problems)
         return steps.deploy_steps(hp, release, live)
 
     def rollback_steps(self, hp: HostPlan, live: LiveRelease) -> tuple[Step, ...]:

@@ -27,7 +27,7 @@ from gantry.engines.swarm import commands
 from gantry.engines.swarm.facts import SwarmState, parse_json_lines, parse_state
 from gantry.engines.swarm.stack import StackSettings, make_stack, monitor_seconds
 from gantry.engines.swarm.verdict import stack_verdict
-from gantry.errors import ConfigError, HostError, HostKeyError, ProblemList
+from gantry.errors import HostError, HostKeyError
 from gantry.health import Failed, Healthy, Pending, ServiceSpec, Verdict
 from gantry.plan import LiveRelease, Step
 from gantry.release import Release
@@ -41,10 +41,8 @@ START_BUDGET = 30.0  # seconds a task may take to be scheduled, pull and start, 
 
 @dataclass(frozen=True)
 class Staged:
-    stack_yaml: str
     services: tuple[str, ...]
     deadline: float  # seconds the convergence wait may take
-    manifest: Mapping
 
 
 def converge_deadline(stack: Mapping, margin: float) -> float:
@@ -100,8 +98,8 @@ class SwarmOps:
         pins = {name: resolved[str(svc.get("image"))] for name, svc in (model.get("services") or {}).items()
                 if str(svc.get("image")) in resolved}
         stack, problems = make_stack(model, release.manifest.get("secrets", {}), pins, self.settings)
-        if problems:
-            raise ProblemList(problems)
+        if problems:  # SwarmEngine.deploy_steps refused these before the lock; a step may only raise HostError
+            raise HostError(self.s.host, "stage", "; ".join(f"{p.where}: {p.what}" for p in problems))
         text = yaml.safe_dump(stack.data, sort_keys=False)
         values = parse_dotenv(release.env_file)  # read as `docker compose --env-file` reads it
         have = set(self.read().secrets)
@@ -110,14 +108,13 @@ class SwarmOps:
                 continue
             value = values.get(secret.source)
             if value is None:
-                raise ConfigError(f"secrets: {secret.source}", "has no value in the release", "deploy again")
+                raise HostError(self.s.host, "secret", f"secret {secret.source} has no value in the release")
             self.s.step("secret", lambda n=secret.name, v=value: self.s.conn.run(
                 commands.secret_create(n, self.stack), step="secret", stdin=v.encode()), secret.name)
         self.s.step("stack file", lambda: self.s.conn.run(commands.write_stack_file(self.s.layout, release.id, text),
                                                           step="stack file"))
         self.s.resolved = resolved  # HostSession.switch records them in the release's manifest
-        return Staged(text, tuple(sorted(stack.data["services"])), converge_deadline(stack.data, self.margin),
-                      release.manifest)
+        return Staged(tuple(sorted(stack.data["services"])), converge_deadline(stack.data, self.margin))
 
     def _resolve(self, images: list[str]) -> dict[str, str]:
         out = self.s.conn.run(commands.resolve_images(images), step="resolve", check=False)
@@ -201,6 +198,14 @@ class SwarmOps:
             lines.append(f"last log lines of {name}:")
             lines += [f"  {line}" for line in text.splitlines()[-15:]]
         return self.s.redact("\n".join(lines))
+
+    def prune_secrets(self, kept: Sequence[str]) -> None:
+        """Remove this stack's Swarm secrets that no kept release names (Swarm refuses to remove one in use)."""
+        wanted = {n for rid in kept for n in self._secret_names(rid)}
+        stale = [n for n in self.read().secrets if n not in wanted]
+        if stale:
+            self.s.step("prune secrets", lambda: self.s.conn.run(commands.secret_rm(stale), step="prune secrets",
+                                                                 check=False), f"{len(stale)} unused")
 
     def scale_to_zero(self, services: tuple[str, ...]) -> None:
         """Stop the named services of the stack (all of them when none is named): `docker service scale S=0`."""
@@ -297,6 +302,14 @@ class SwarmSession(HostSession):
 
     def slow_stops(self) -> tuple:
         return ()
+
+    def finish(self, prune: tuple[str, ...], audit_json: str) -> None:
+        """The Swarm secrets only pruned releases named (a kept release's stay: a rollback needs them), then
+        the hosts engine's finish: the audit line, pruned releases, the lock back."""
+        if prune:  # still under the lock: another deploy's new secret cannot be taken for a stale one
+            kept = (set(self.facts.releases) | set(self.staged)) - set(prune)
+            self.ops.prune_secrets(sorted(kept))
+        HostSession.finish(self, prune, audit_json)
 
     def diagnose(self, failed: Failed) -> str:
         return self.ops.diagnose(failed)
