@@ -16,11 +16,12 @@ import pytest
 PKG = Path(__file__).resolve().parent.parent / "gantry"
 
 # unit -> the units it may import (its own modules always)
-CORE = {"errors", "yamlio", "shell"}  # shell: pure rendering/splitting of argvs
+CORE = {"errors", "yamlio", "shell", "units"}  # shell: pure rendering/splitting of argvs; units: Go durations, sizes
 ALLOWED: dict[str, set[str]] = {
     "__init__": set(),
     "errors": set(),
     "shell": set(),
+    "units": set(),
     "yamlio": {"errors"},
     "output": {"errors"},
     "compose": CORE,
@@ -53,8 +54,8 @@ LEAVING: set[tuple[str, str]] = {
     ("deploy", "*"),
     ("rollback", "*"),
 }
-PURE = {"errors", "yamlio", "shell", "compose", "config", "policy", "release", "prepare", "health", "plan", "audit",
-        "engines", "init"}
+PURE = {"errors", "yamlio", "shell", "units", "compose", "config", "policy", "release", "prepare", "health", "plan",
+        "audit", "engines", "init"}
 NETWORK_LIBS = {"fabric", "paramiko", "invoke", "subprocess", "socket"}
 
 
