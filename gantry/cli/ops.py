@@ -103,7 +103,7 @@ def plan_for(environment, rel, console: output.Console | None = None):
     from gantry.health import Healthy, service_specs, settled_verdict
     from gantry.plan import LiveRelease, make_plan
 
-    specs = service_specs(yamlio.load_documents(rel.compose_yaml, "compose.yaml")[0].data or {})
+    specs = service_specs(yamlio.load_document(rel.compose_yaml, "compose.yaml").data or {})
 
     def read(conn, layout):
         out = conn.run(commands.read_live(layout, environment.compose_project), step="plan", check=False).stdout
