@@ -31,7 +31,8 @@ from gantry.errors import (
     UsageError,
 )
 from gantry.health import Failed, Healthy, ServiceSpec
-from gantry.policy.host import check_host
+from gantry.policy import settings_for
+from gantry.policy.host import preflight_verdict
 from gantry.release import Release, releases_to_prune
 from gantry.remote.fanout import BatchInterrupted, fan_out, interrupts_held
 
@@ -249,20 +250,11 @@ class Driver:
 
         Warnings that several hosts share are said once, naming the hosts.
         """
-        out: list[GantryError] = []
-        warned: dict[tuple[str, str, str], list[str]] = {}
-        for run in self.runs:
-            if run.session.preflight is None:
-                continue
-            for f in check_host(run.host, run.session.preflight, self.ctx.env.policy.level,
-                                overrides=self.ctx.env.policy.rules):
-                if f.severity == "error":
-                    out.append(PreflightError(run.host, "preflight", f"{f.rule}: {f.message}", f.fix))
-                else:
-                    warned.setdefault((f.rule, f.message, f.fix), []).append(run.host)
-        for (rule, message, fix), hosts in warned.items():
-            self.ctx.warn(f"warning: {', '.join(hosts)}: {rule}: {message}\n  hint: {fix}")
-        return out
+        preflights = {run.host: run.session.preflight for run in self.runs if run.session.preflight is not None}
+        errors, warnings = preflight_verdict(preflights, settings_for(self.ctx.env), today=self.ctx.now().date())
+        for text in warnings:
+            self.ctx.warn(f"warning: {text}")
+        return list(errors)
 
     def _image_errors(self) -> list[GantryError]:
         """The policy's verdict on the images' own USER and HEALTHCHECK, as found on the hosts."""

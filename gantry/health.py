@@ -15,7 +15,29 @@ from dataclasses import dataclass, field
 import tenacity
 
 from gantry import units
-from gantry.engines.hosts.facts import Container, HealthPoll
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container as the engine reports it (read by engines/hosts/facts from `ps` and `inspect` output)."""
+
+    name: str
+    service: str
+    state: str  # created | running | restarting | exited | dead | paused | removing
+    health: str = ""  # "" (no healthcheck) | starting | healthy | unhealthy
+    exit_code: int = 0
+    id: str = ""
+    published: tuple[tuple[str, int], ...] = ()  # (host ip, host port) of each published TCP port
+    restarts: int = 0  # Docker's RestartCount: a container recreated by `up` starts at 0
+    started_at: float = 0.0  # State.StartedAt in epoch seconds on the host's clock; 0.0 when unknown
+
+
+@dataclass(frozen=True)
+class HealthPoll:
+    """One health poll: every container, and the host's clock read just before them (None when unreadable)."""
+
+    containers: tuple[Container, ...] = ()
+    host_now: float | None = None
 
 
 @dataclass(frozen=True)

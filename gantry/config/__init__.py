@@ -84,6 +84,7 @@ class PolicyConfig:
     allowed_privileged_ports: dict[str, list[int]] = field(default_factory=dict)
     waivers: list[WaiverConfig] = field(default_factory=list)
     scan: ScanConfig = field(default_factory=ScanConfig)
+    image_size_budget: str = ""  # e.g. 200MB (as `docker images` counts: 1 MB = 1000000 bytes); "": none
 
 
 @dataclass(frozen=True)

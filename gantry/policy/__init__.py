@@ -31,7 +31,7 @@ API:
 
 from gantry.policy.catalogue import RULES, RULES_BY_ID, Rule
 from gantry.policy.check import check_policy, severity_for
-from gantry.policy.findings import Finding, PolicyReport, PolicySettings, Waiver
+from gantry.policy.findings import Finding, PolicyReport, PolicySettings, Waiver, settings_for
 from gantry.policy.images import ImageRef, parse_image
 from gantry.policy.report import render_json, render_sarif, render_text, summary
 
@@ -49,6 +49,7 @@ __all__ = [
     "render_json",
     "render_sarif",
     "render_text",
+    "settings_for",
     "severity_for",
     "summary",
 ]
