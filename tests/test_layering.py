@@ -36,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "notify": CORE,
     "init": CORE | {"compose"},
     "remote": CORE,
-    "build": CORE | {"remote"},
+    "build": CORE | {"remote", "policy"},  # the policy judges what the build read of its images
     "engines": CORE | {"release", "health", "plan"},
     "engines.hosts": CORE | {"engines", "release", "health", "plan", "remote", "audit", "policy"},
     "engines.swarm": CORE | {"engines", "engines.hosts", "release", "health", "plan", "remote", "audit", "compose"},

@@ -146,9 +146,9 @@ BUILT_RULES: tuple[Rule, ...] = (
           "Big images pull slowly on every host and usually carry files the service never uses.",
           "Slim the image (a smaller base, a multi-stage build, fewer layers) or raise policy.image_size_budget."),
     _rule("IMG-BUILD-TOOLS", "Build tools in a prod image", "warn", "off",
-          "Compilers and package-manager caches in a running image help an attacker and bloat every pull.",
-          "Build in a stage and copy only the result into the prod stage (`COPY --from=build`), or clean the "
-          "cache in the same RUN step.", lab="off"),
+          "Compilers and package-manager caches in a running image help an attacker and bloat every pull; a "
+          "multi-stage Dockerfile (`COPY --from=build`) or a cache cleaned in the same RUN step leaves them out.",
+          "Build in a stage and copy only the result into the prod stage.", lab="off"),
 )
 
 ALL_RULES: tuple[Rule, ...] = RULES + HOST_RULES + BUILT_RULES
