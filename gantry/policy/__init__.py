@@ -1,6 +1,11 @@
-"""Production policy: the rules of /work/shared/POLICY.md over a merged compose model.
+"""Production policy, one engine: model rules (POLICY.md), host rules, rules over built images.
 
-API:
+Every rule is in `catalogue` (id, texts, a severity per level); `check.judge` turns any rule's hits
+into findings with levels, overrides and waivers; `report` renders any report as text, JSON or SARIF.
+The host rules (`host.check_hosts`, `host.preflight_verdict`) judge a host's Preflight at deploy time;
+the built-image rules (`built.check_built`) judge what `gantry build` read of its images.
+
+API of the model check:
 
     check_policy(model, raw_model, settings, *, today, image_facts=None) -> PolicyReport
         model       the merged, interpolated model, shaped like `docker compose config --format json`
