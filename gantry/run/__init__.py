@@ -127,24 +127,16 @@ class Runner:
                                 f"inv lock.release --env {self.ctx.env.name}")
 
     def _preflight_errors(self) -> list[GantryError]:
-        """The policy's host rules on each engine (confinement, versions, disk): errors stop the run before
-        any change; warnings that several hosts share are said once, naming the hosts."""
-        from gantry.policy.host import check_host
+        """The policy's host rules on each engine (confinement, versions, disk; levels and waivers as for the
+        model): errors stop the run before any change; a warning that several hosts share is said once."""
+        from gantry.policy import settings_for
+        from gantry.policy.host import preflight_verdict
 
-        out: list[GantryError] = []
-        warned: dict[tuple[str, str, str], list[str]] = {}
-        for run in self.runs:
-            if run.session.preflight is None:
-                continue
-            for f in check_host(run.host, run.session.preflight, self.ctx.env.policy.level,
-                                overrides=self.ctx.env.policy.rules):
-                if f.severity == "error":
-                    out.append(PreflightError(run.host, "preflight", f"{f.rule}: {f.message}", f.fix))
-                else:
-                    warned.setdefault((f.rule, f.message, f.fix), []).append(run.host)
-        for (rule, message, fix), hosts in warned.items():
-            self.ctx.warn(f"warning: {', '.join(hosts)}: {rule}: {message}\n  hint: {fix}")
-        return out
+        preflights = {run.host: run.session.preflight for run in self.runs if run.session.preflight is not None}
+        errors, warnings = preflight_verdict(preflights, settings_for(self.ctx.env), today=self.ctx.now().date())
+        for text in warnings:
+            self.ctx.warn(f"warning: {text}")
+        return list(errors)
 
     def _image_errors(self) -> list[GantryError]:
         """The policy's verdict on the images' own USER and HEALTHCHECK, as found on the hosts."""
