@@ -110,7 +110,7 @@ def plan_for(environment, rel, console: output.Console | None = None):
         facts = parse_facts(out)
         s = split_sections(out)
         # the judgement `deploy` makes of a host whose live release has this content
-        seen = settled_verdict(facts.containers, specs)
+        seen = settled_verdict(facts.containers, specs, environment.compose_project)
         return LiveRelease(facts.current, "".join(f"{x}\n" for x in s.get("live-compose", [])),
                            "\n".join(s.get("live-manifest", [])),
                            "" if isinstance(seen, Healthy) else getattr(seen, "reason", "not healthy"))

@@ -176,7 +176,8 @@ def compose_logs(project: str, lines: int, service: str | None = None) -> Argv:
                 *(("--", service) if service else ()))
 
 
-PS_FORMAT = ('{"ID":{{json .ID}},"Name":{{json .Names}},"Service":{{json (.Label "com.docker.compose.service")}},'
+PS_FORMAT = ('{"ID":{{json .ID}},"Name":{{json .Names}},"Project":{{json (.Label "com.docker.compose.project")}},'
+             '"Service":{{json (.Label "com.docker.compose.service")}},'
              '"State":{{json .State}},"Status":{{json .Status}},"Ports":{{json .Ports}}}')
 
 

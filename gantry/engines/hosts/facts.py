@@ -46,6 +46,7 @@ class Container:
     published: tuple[tuple[str, int], ...] = ()  # (host ip, host port) of each published TCP port
     restarts: int = 0  # Docker's RestartCount: a container recreated by `up` starts at 0
     started_at: float = 0.0  # State.StartedAt in epoch seconds on the host's clock; 0.0 when unknown
+    project: str = ""  # its compose project (label com.docker.compose.project): a service is keyed on both
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,11 @@ def parse_ps(text: str) -> tuple[Container, ...]:
             id=r.get("ID", ""),
             published=_published(r),
             restarts=int(r.get("RestartCount") or 0),
+            project=str(r.get("Project") or ""),
         )
         for r in rows
     ]
-    return tuple(sorted(out, key=lambda c: (c.service, c.name)))
+    return tuple(sorted(out, key=lambda c: (c.project, c.service, c.name)))
 
 
 _STATUS_HEALTH = (("(healthy)", "healthy"), ("(unhealthy)", "unhealthy"), ("(health: starting)", "starting"))
@@ -244,6 +246,7 @@ def container_of_inspect(obj: dict) -> Container:
         published=_published({"Ports": ports}),
         restarts=int(obj.get("RestartCount") or 0),
         started_at=parse_timestamp(state.get("StartedAt")),
+        project=str(labels.get("com.docker.compose.project") or ""),
     )
 
 
@@ -275,7 +278,7 @@ def parse_inspect(text: str) -> tuple[Container, ...]:
     objs: list[dict] = []
     for value in _json_values(text):
         objs += [o for o in (value if isinstance(value, list) else [value]) if isinstance(o, dict) and "Id" in o]
-    return tuple(sorted((container_of_inspect(o) for o in objs), key=lambda c: (c.service, c.name)))
+    return tuple(sorted((container_of_inspect(o) for o in objs), key=lambda c: (c.project, c.service, c.name)))
 
 
 @dataclass(frozen=True)
