@@ -3,6 +3,7 @@
 Host layout under `<deploy_path>/<project>/<env>/` (namespaced, so projects and environments can
 share a host):
   releases/<id>/      compose.yaml, .env and .env.sha256 (0600), manifest.json; the directory is 0700
+  releases/<id>/compose.pinned.yaml   present while the release runs pinned to its recorded digests (rollback)
   releases/.incoming-<id>/   an upload in progress; renamed into place when complete
   current -> releases/<id>   the live, healthy release; switched by renaming a symlink
   deploys.jsonl       append-only audit log, one JSON object per line
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gantry.shell import (
@@ -30,6 +31,7 @@ from gantry.shell import (
 )
 
 MARK = "--gantry:"  # section markers in the facts output; parsed by gantry.engines.hosts.facts
+PINNED_FILE = "compose.pinned.yaml"
 SERVICE_NAME = re.compile(r"[a-zA-Z0-9._][a-zA-Z0-9._-]*\Z")  # Compose's pattern, minus a leading '-'
 
 
@@ -76,6 +78,10 @@ class Layout:
 
     def release(self, rid: str) -> str:
         return _child(self.releases, rid)
+
+    def pinned(self, rid: str) -> str:
+        """The host's pinned copy of a release's compose.yaml (images as recorded digests), beside it."""
+        return f"{self.release(rid)}/{PINNED_FILE}"
 
     def incoming(self, rid: str) -> str:
         return f"{self.releases}/.incoming-{_child(self.releases, rid).rsplit('/', 1)[1]}"
@@ -137,28 +143,44 @@ def receive_bundle(layout: Layout, rid: str) -> Command:
     return or_else(unpack, and_then(argv("rm", "-rf", incoming), argv("false")))  # nothing half-made stays
 
 
-def compose(project: str, layout: Layout, rid: str, *args: str) -> Argv:
+def compose(project: str, layout: Layout, rid: str, *args: str, pinned: bool = False) -> Argv:
+    """`docker compose` on a release: its compose.yaml, or with pinned its pinned copy (same directory, so
+    relative paths resolve alike)."""
     rel = layout.release(rid)
     return argv("docker", "compose", "-p", project, "--project-directory", rel,
-                "-f", f"{rel}/compose.yaml", "--env-file", f"{rel}/.env", *args)
+                "-f", layout.pinned(rid) if pinned else f"{rel}/compose.yaml", "--env-file", f"{rel}/.env", *args)
 
 
-def compose_pull(project: str, layout: Layout, rid: str) -> Argv:
-    return compose(project, layout, rid, "pull", "--quiet", "--policy", "missing")
+def compose_pull(project: str, layout: Layout, rid: str, *, pinned: bool = False) -> Argv:
+    return compose(project, layout, rid, "pull", "--quiet", "--policy", "missing", pinned=pinned)
 
 
-def compose_up(project: str, layout: Layout, rid: str) -> Argv:
-    return compose(project, layout, rid, "up", "-d", "--remove-orphans", "--no-build", "--quiet-pull")
+def compose_up(project: str, layout: Layout, rid: str, *, pinned: bool = False) -> Argv:
+    return compose(project, layout, rid, "up", "-d", "--remove-orphans", "--no-build", "--quiet-pull", pinned=pinned)
 
 
-def pull_and_up(project: str, layout: Layout, rid: str, images: Sequence[str], *, first_poll: bool = False) -> Command:
+def write_pinned(layout: Layout, rid: str) -> Command:
+    """Write the pinned copy of a release's compose.yaml from stdin (release.pinned_compose made it): to a
+    temporary name, then renamed. The release's own files are never touched, so its hashes still verify."""
+    path = layout.pinned(rid)
+    return and_then(write_to(argv("cat"), f"{path}.tmp"), argv("mv", "-f", "--", f"{path}.tmp", path))
+
+
+def pull_and_up(project: str, layout: Layout, rid: str, images: Sequence[str], *, first_poll: bool = False,
+                pinned: bool = False) -> Command:
     """One round trip: pull only when an image is missing (asking the engine is far cheaper than a
     `compose pull`), `up -d`, then print the images' digests for the manifest (and, with first_poll, the
-    health wait's first poll). Host clock readings between the parts time them for the timeline."""
+    health wait's first poll). Host clock readings between the parts time them for the timeline.
+
+    With pinned, the release's pinned copy is brought up; without, a pinned copy left by an earlier rollback
+    is removed first, so one is present exactly while the release runs from it (drift reads that)."""
     have = quiet(write_to(argv("docker", "image", "inspect", "--format", "{{.Id}}", "--", *images), "/dev/null"))
-    pull = or_else(have, compose_pull(project, layout, rid)) if images else compose_pull(project, layout, rid)
+    pull = compose_pull(project, layout, rid, pinned=pinned)
+    pull = or_else(have, pull) if images else pull
     steps: list[Command] = [marker("t0"), host_time(), *clock("clock-start"), pull, *clock("clock-pulled"),
-                            compose_up(project, layout, rid), marker("up-done"), *clock("clock-up")]
+                            compose_up(project, layout, rid, pinned=pinned), marker("up-done"), *clock("clock-up")]
+    if not pinned:
+        steps.insert(0, argv("rm", "-f", "--", layout.pinned(rid)))
     if images:
         steps += [marker("images"), quiet(image_digests(images))]
     if first_poll:  # the health wait's first poll, in the same round trip
@@ -260,13 +282,6 @@ def image_config(images: Sequence[str]) -> Argv:
                 "{{json .RepoTags}} {{json .Config.User}} {{json .Config.Healthcheck}}", "--", *images)
 
 
-def pin_images(pins: Mapping[str, str]) -> Command:
-    """Point each tag back at its recorded digest (pulling it if it is gone), so a rollback runs the same bytes."""
-    return and_then(*(and_then(or_else(quiet(argv("docker", "image", "inspect", "--format", "{{.Id}}", "--", digest)),
-                                       argv("docker", "pull", "-q", "--", digest)),
-                               argv("docker", "tag", "--", digest, tag)) for tag, digest in sorted(pins.items())))
-
-
 def write_file_atomic(path: str, content: str) -> Command:
     """Write non-secret text to a temporary name, then rename it over the file."""
     tmp = f"{path}.tmp"
@@ -340,7 +355,11 @@ def drift_details(project: str, layout: Layout, rid: str) -> Command:
     registry digests of the images the containers run."""
     ids = argv("docker", "ps", "--all", "--quiet", "--no-trunc", *_project_filter(project))
     return sequence(
-        marker("config-hash"), quiet(compose(project, layout, rid, "config", "--hash", "*")),
+        # the config the containers were made from: the pinned copy while the release runs from it
+        marker("config-hash"), or_else(and_then(argv("test", "-f", layout.pinned(rid)),
+                                                quiet(compose(project, layout, rid, "config", "--hash", "*",
+                                                              pinned=True))),
+                                       quiet(compose(project, layout, rid, "config", "--hash", "*"))),
         marker("containers"), pipe(ids, argv("xargs", "-r", "docker", "inspect", "--format",
                                              "{{json .Name}} {{json .Image}} {{json .Config.Labels}}")),
         marker("images"), pipe(ids, argv("xargs", "-r", "docker", "inspect", "--format", "{{.Image}}"),

@@ -164,9 +164,21 @@ class HostSession:
                  specs: tuple[ServiceSpec, ...] = ()) -> None:
         """Pin images to recorded digests (rollback); pull what is missing, `up -d` and resolve digests,
         in one round trip, retried on transient registry errors only."""
-        if pins:
-            self.step("pin", lambda: self.conn.run(commands.pin_images(pins), step="pin"))
-        cmd = commands.pull_and_up(self.project, self.layout, rid, images, first_poll=True)
+        if pins:  # the host's pinned copy of the release (its images as digests); the release's files stay as they are
+            def pin() -> None:
+                from gantry.errors import GantryError
+                from gantry.release import pinned_compose
+
+                check = self.checked.get(rid) or self.verify(rid)
+                try:
+                    text = pinned_compose(check.compose_yaml, pins)
+                except (ValueError, GantryError) as exc:
+                    raise HostError(self.host, "pin", f"release {rid}: {getattr(exc, 'what', exc)}",
+                                    "its compose.yaml was not written by this Gantry; deploy it again") from None
+                self.conn.run(commands.write_pinned(self.layout, rid), step="pin", stdin=text.encode())
+
+            self.step("pin", pin)
+        cmd = commands.pull_and_up(self.project, self.layout, rid, images, first_poll=True, pinned=bool(pins))
         self.first_poll = None
 
         def run() -> dict[str, str]:
