@@ -59,11 +59,12 @@ def test_pinning_refuses_a_file_not_in_the_renderers_shape():
 
 
 LAYOUT = commands.Layout("/srv/my app/p/e")
-PINNED = "'/srv/my app/p/e/releases/r1/compose.pinned.yaml'"
+PINNED = "'/srv/my app/p/e/compose.pinned.yaml'"
 
 
 def test_pinning_commands_write_and_use_the_pinned_copy():
-    assert render(commands.write_pinned(LAYOUT, "r1")) == \
+    assert commands.pinned_header("r1") == "# pinned copy of release r1\n"
+    assert render(commands.write_pinned(LAYOUT)) == \
         f"cat > {PINNED[:-1]}.tmp' && mv -f -- {PINNED[:-1]}.tmp' {PINNED}"
     up = render(commands.pull_and_up("p-e", LAYOUT, "r1", (), pinned=True))
     assert f"-f {PINNED}" in up and "compose.yaml'" not in up.replace("compose.pinned.yaml", "")
@@ -75,5 +76,7 @@ def test_pinning_commands_write_and_use_the_pinned_copy():
 
 def test_pinning_drift_hashes_the_config_the_containers_came_from():
     text = render(commands.drift_details("p-e", LAYOUT, "r1"))
-    assert text.index(f"test -f {PINNED}") < text.index(f"-f {PINNED} --env-file") < \
-        text.index("-f '/srv/my app/p/e/releases/r1/compose.yaml'") < text.index("--gantry:containers")
+    check = f"grep -qxF -e '# pinned copy of release r1' -- {PINNED}"
+    plain = "-f '/srv/my app/p/e/releases/r1/compose.yaml'"
+    assert text.index(check) < text.index(f"-f {PINNED} --env-file") < text.index(plain) < \
+        text.index("--gantry:containers")

@@ -36,7 +36,7 @@ def _version(text: str) -> tuple[int, ...]:
 
 
 HOST_RULES = ("HOST-MAC-MISSING", "HOST-SECCOMP-MISSING", "HOST-ENGINE-VERSION", "HOST-COMPOSE-VERSION",
-              "HOST-DISK-LOW")
+              "HOST-DISK-LOW", "HOST-PROJECT-RENAMED")
 
 
 def check_host(host: str, pre: Preflight, level: str, *, min_free_kib: int = MIN_FREE_KIB,
@@ -74,4 +74,11 @@ def _check(host: str, pre: Preflight, level: str, min_free_kib: int) -> list[Hos
         out.append(HostFinding(host, "HOST-DISK-LOW", "error",
                                f"only {pre.free_kib // 1024} MiB free under the deploy path",
                                "free disk space (old images: docker image prune) or raise the volume"))
+    if pre.legacy:  # up under the new name would start a second copy beside it, on new, empty volumes
+        out.append(HostFinding(host, "HOST-PROJECT-RENAMED", "error",
+                               f"this environment runs under its old compose project name (containers "
+                               f"{', '.join(pre.legacy[:3])}{', ...' if len(pre.legacy) > 3 else ''}); its name "
+                               "changed so that no two environments share one",
+                               "move it once, volumes and all: gantry migrate-project --env <env> (README: "
+                               "'Compose project names')"))
     return out

@@ -3,7 +3,8 @@
 Host layout under `<deploy_path>/<project>/<env>/` (namespaced, so projects and environments can
 share a host):
   releases/<id>/      compose.yaml, .env and .env.sha256 (0600), manifest.json; the directory is 0700
-  releases/<id>/compose.pinned.yaml   present while the release runs pinned to its recorded digests (rollback)
+  compose.pinned.yaml  the live release's compose.yaml with its images as recorded digests, present while it runs
+                      from it (after a rollback); its first line names the release
   releases/.incoming-<id>/   an upload in progress; renamed into place when complete
   current -> releases/<id>   the live, healthy release; switched by renaming a symlink
   deploys.jsonl       append-only audit log, one JSON object per line
@@ -79,9 +80,11 @@ class Layout:
     def release(self, rid: str) -> str:
         return _child(self.releases, rid)
 
-    def pinned(self, rid: str) -> str:
-        """The host's pinned copy of a release's compose.yaml (images as recorded digests), beside it."""
-        return f"{self.release(rid)}/{PINNED_FILE}"
+    @property
+    def pinned(self) -> str:
+        """The host's pinned copy of the release last brought up pinned (outside releases/, whose files the
+        release's hashes cover)."""
+        return f"{self.base}/{PINNED_FILE}"
 
     def incoming(self, rid: str) -> str:
         return f"{self.releases}/.incoming-{_child(self.releases, rid).rsplit('/', 1)[1]}"
@@ -144,11 +147,11 @@ def receive_bundle(layout: Layout, rid: str) -> Command:
 
 
 def compose(project: str, layout: Layout, rid: str, *args: str, pinned: bool = False) -> Argv:
-    """`docker compose` on a release: its compose.yaml, or with pinned its pinned copy (same directory, so
-    relative paths resolve alike)."""
+    """`docker compose` on a release: its compose.yaml, or with pinned the host's pinned copy of it (relative
+    paths resolve against the release's directory alike: it is the project directory)."""
     rel = layout.release(rid)
     return argv("docker", "compose", "-p", project, "--project-directory", rel,
-                "-f", layout.pinned(rid) if pinned else f"{rel}/compose.yaml", "--env-file", f"{rel}/.env", *args)
+                "-f", layout.pinned if pinned else f"{rel}/compose.yaml", "--env-file", f"{rel}/.env", *args)
 
 
 def compose_pull(project: str, layout: Layout, rid: str, *, pinned: bool = False) -> Argv:
@@ -159,10 +162,15 @@ def compose_up(project: str, layout: Layout, rid: str, *, pinned: bool = False) 
     return compose(project, layout, rid, "up", "-d", "--remove-orphans", "--no-build", "--quiet-pull", pinned=pinned)
 
 
-def write_pinned(layout: Layout, rid: str) -> Command:
-    """Write the pinned copy of a release's compose.yaml from stdin (release.pinned_compose made it): to a
-    temporary name, then renamed. The release's own files are never touched, so its hashes still verify."""
-    path = layout.pinned(rid)
+def pinned_header(rid: str) -> str:
+    """The first line of the pinned copy: which release it pins (drift uses the copy only for that release)."""
+    return f"# pinned copy of release {_child('releases', rid).rsplit('/', 1)[1]}\n"
+
+
+def write_pinned(layout: Layout) -> Command:
+    """Write the pinned copy (pinned_header + release.pinned_compose) from stdin: to a temporary name, then
+    renamed. The release's own files are never touched, so its hashes still verify."""
+    path = layout.pinned
     return and_then(write_to(argv("cat"), f"{path}.tmp"), argv("mv", "-f", "--", f"{path}.tmp", path))
 
 
@@ -180,7 +188,7 @@ def pull_and_up(project: str, layout: Layout, rid: str, images: Sequence[str], *
     steps: list[Command] = [marker("t0"), host_time(), *clock("clock-start"), pull, *clock("clock-pulled"),
                             compose_up(project, layout, rid, pinned=pinned), marker("up-done"), *clock("clock-up")]
     if not pinned:
-        steps.insert(0, argv("rm", "-f", "--", layout.pinned(rid)))
+        steps.insert(0, argv("rm", "-f", "--", layout.pinned))
     if images:
         steps += [marker("images"), quiet(image_digests(images))]
     if first_poll:  # the health wait's first poll, in the same round trip
@@ -327,8 +335,30 @@ def _existing_parent(path: str) -> str:
     return top if top != "/" else "/"
 
 
+def legacy_project(layout: Layout) -> str:
+    """The compose project name Gantry gave this project+environment before names were made injective
+    (`{project}-{env}`), when it differs from today's (env names with '-'; config.compose_project_name); ''."""
+    project, env = layout.base.rsplit("/", 2)[1:]
+    return f"{project}-{env}" if "-" in env else ""
+
+
+LEGACY_FORMAT = '{{.Names}} {{.Label "com.docker.compose.project.working_dir"}}'
+
+
+def legacy_containers(layout: Layout) -> tuple[Command, ...]:
+    """A section listing the containers of the legacy project name made from this base's releases (their
+    project directory is one): this environment's old copy. Nothing when the name did not change; another
+    environment that has that name today (project `a-b`, env `c` for `a`, `b-c`) is not listed."""
+    old = legacy_project(layout)
+    if not old:
+        return ()
+    ps = argv("docker", "ps", "--all", "--filter", f"label=com.docker.compose.project={old}", "--format", LEGACY_FORMAT)
+    return marker("legacy"), quiet(pipe(ps, argv("grep", "-F", "-e", f" {layout.releases}/")))
+
+
 def host_preflight(layout: Layout) -> Command:
-    """Engine security options, engine and compose versions (one `docker info`), free disk."""
+    """Engine security options, engine and compose versions (one `docker info`), free disk, and the containers
+    of this environment's legacy project name."""
     info = ("{{json .SecurityOptions}} {{.ServerVersion}} "
             '{{range .ClientInfo.Plugins}}{{if eq .Name "compose"}}{{.Version}}{{end}}{{end}}')
     return sequence(
@@ -336,6 +366,7 @@ def host_preflight(layout: Layout) -> Command:
         # The deploy path itself once it exists (it may be its own mount), else its top directory.
         marker("df"), or_else(quiet(argv("df", "-Pk", layout.base)),
                               quiet(argv("df", "-Pk", _existing_parent(layout.base)))),
+        *legacy_containers(layout),
         marker("preflight-end"),
     )
 
@@ -356,7 +387,8 @@ def drift_details(project: str, layout: Layout, rid: str) -> Command:
     ids = argv("docker", "ps", "--all", "--quiet", "--no-trunc", *_project_filter(project))
     return sequence(
         # the config the containers were made from: the pinned copy while the release runs from it
-        marker("config-hash"), or_else(and_then(argv("test", "-f", layout.pinned(rid)),
+        marker("config-hash"), or_else(and_then(quiet(argv("grep", "-qxF", "-e", pinned_header(rid).strip(),
+                                                            "--", layout.pinned)),
                                                 quiet(compose(project, layout, rid, "config", "--hash", "*",
                                                               pinned=True))),
                                        quiet(compose(project, layout, rid, "config", "--hash", "*"))),

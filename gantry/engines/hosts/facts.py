@@ -152,6 +152,7 @@ class Preflight:
     engine_version: str = ""
     compose_version: str = ""
     free_kib: int = -1
+    legacy: tuple[str, ...] = ()  # containers of this environment under its legacy compose project name
 
     @property
     def confinement(self) -> tuple[str, ...]:
@@ -183,7 +184,8 @@ def parse_preflight(text: str) -> Preflight:
     df = [line.split() for line in s.get("df", []) if line.strip()]
     if len(df) >= 2 and len(df[1]) >= 4 and df[1][3].isdigit():
         free = int(df[1][3])
-    return Preflight(opts, version, compose, free)
+    legacy = tuple(sorted(line.split()[0] for line in s.get("legacy", []) if line.strip()))
+    return Preflight(opts, version, compose, free, legacy)
 
 
 

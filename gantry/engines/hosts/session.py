@@ -171,11 +171,11 @@ class HostSession:
 
                 check = self.checked.get(rid) or self.verify(rid)
                 try:
-                    text = pinned_compose(check.compose_yaml, pins)
+                    text = commands.pinned_header(rid) + pinned_compose(check.compose_yaml, pins)
                 except (ValueError, GantryError) as exc:
                     raise HostError(self.host, "pin", f"release {rid}: {getattr(exc, 'what', exc)}",
                                     "its compose.yaml was not written by this Gantry; deploy it again") from None
-                self.conn.run(commands.write_pinned(self.layout, rid), step="pin", stdin=text.encode())
+                self.conn.run(commands.write_pinned(self.layout), step="pin", stdin=text.encode())
 
             self.step("pin", pin)
         cmd = commands.pull_and_up(self.project, self.layout, rid, images, first_poll=True, pinned=bool(pins))
