@@ -75,6 +75,6 @@ def test_namespaces_an_old_copy_blocks_the_deploy():
     assert pre.legacy == ("a-b-c-web-1",)
     found = [f for f in check_host("h1", pre, "lab") if f.rule == "HOST-PROJECT-RENAMED"]
     assert [f.severity for f in found] == ["error"] and "a-b-c-web-1" in found[0].message
-    assert "migrate" in found[0].fix
+    assert "README" in found[0].fix
     assert not [f for f in check_host("h1", Preflight(pre.security_options, "20.10.24", "2.40.3", 9 << 30), "lab")
                 if f.rule == "HOST-PROJECT-RENAMED"]

@@ -79,6 +79,6 @@ def _check(host: str, pre: Preflight, level: str, min_free_kib: int) -> list[Hos
                                f"this environment runs under its old compose project name (containers "
                                f"{', '.join(pre.legacy[:3])}{', ...' if len(pre.legacy) > 3 else ''}); its name "
                                "changed so that no two environments share one",
-                               "move it once, volumes and all: gantry migrate-project --env <env> (README: "
-                               "'Compose project names')"))
+                               "move it to its new name once, named volumes included, as the README says "
+                               "('Compose project names: moving an environment'); then deploy again"))
     return out
