@@ -7,19 +7,13 @@ from __future__ import annotations
 import pytest
 
 from tests.apptools import DEPLOY_PATH, inv, make_app, sh, ssh
-from tests.labtools import lab_or_skip
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def lab_root(tmp_path_factory):
-    return tmp_path_factory.mktemp("lab")
-
-
-@pytest.fixture(scope="module")
-def lab(lab_root):
-    yield from lab_or_skip(lab_root, 1)
+def lab(one_host_lab):
+    return one_host_lab
 
 
 def _projects(lab, host) -> dict[str, int]:
@@ -32,9 +26,9 @@ def _env(app, name: str, project: str) -> None:
     (app.root / "environments" / f"{name}.yml").write_text(text)
 
 
-def test_e2e_namespaces_colliding_pair_and_an_old_copy(lab, lab_root, tmp_path):
+def test_e2e_namespaces_colliding_pair_and_an_old_copy(lab, apps_lab_root, tmp_path):
     host = lab.hosts[0]
-    app = make_app(tmp_path, "nohealth", lab_root)
+    app = make_app(tmp_path, "nohealth", apps_lab_root)
     _env(app, "lab-two", "nohealth")  # project nohealth, env lab-two: nohealth-_lab_dtwo (was nohealth-lab-two)
     _env(app, "two", "nohealth-lab")  # project nohealth-lab, env two: nohealth-lab-two, as before
     inv(app, "deploy", "--env", "two", "--yes", check=0)

@@ -6,19 +6,14 @@ from __future__ import annotations
 import pytest
 
 from tests.apptools import deploy, make_app, rollback, sh, ssh
-from tests.labtools import lab_net, lab_or_skip
+from tests.labtools import lab_net
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def lab_root(tmp_path_factory):
-    return tmp_path_factory.mktemp("lab")
-
-
-@pytest.fixture(scope="module")
-def lab(lab_root):
-    yield from lab_or_skip(lab_root, 1)
+def lab(one_host_lab):
+    return one_host_lab
 
 
 def _image_id(lab, host, ref: str) -> str:
@@ -32,10 +27,10 @@ def _containers(lab, host, project: str) -> dict[str, str]:
     return dict(line.lstrip("/").split() for line in out.splitlines() if line.strip())
 
 
-def test_e2e_pin_rollback_does_not_retag_another_projects_image(lab, lab_root, tmp_path):
+def test_e2e_pin_rollback_does_not_retag_another_projects_image(lab, apps_lab_root, tmp_path):
     host = lab.hosts[0]
-    one = make_app(tmp_path / "one", "nohealth", lab_root)
-    other = make_app(tmp_path / "other", "nohealth", lab_root)
+    one = make_app(tmp_path / "one", "nohealth", apps_lab_root)
+    other = make_app(tmp_path / "other", "nohealth", apps_lab_root)
     env_file = other.root / "environments" / "lab.yml"
     env_file.write_text(env_file.read_text().replace("project: nohealth\n", "project: other\n"))
     tag = f"{lab_net().registry}/gantry-example/worker:1.0.0"
