@@ -12,10 +12,24 @@ import re
 
 from gantry import yamlio
 from gantry.errors import Problem
+from gantry.units import parse_size
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 NAME_RULE = "lowercase letters, digits, '-' and '_', starting with a letter or digit"
 MAX_SECONDS = 86400.0  # a timeout beyond a day is a typo; beyond ~1e9 Python's own waits overflow
+
+
+def compose_project_name(project: str, env: str) -> str:
+    """The compose project of a project's environment on a host: one name per (project, env), never shared.
+
+    `{project}-{env}` when env has no '-' (prod, staging: the name Gantry always gave, so their containers,
+    networks and volumes stay theirs). Such a name's env is its part after the last '-'. An env with '-' is
+    written after `-_` with '_' as '__' and '-' as '_d' (a prefix code without '-'): `a` + `b-c` is
+    `a-_b_dc`, which no dash-free env can give (its part after the last '-' starts with '_'), while `a-b` +
+    `c` keeps `a-b-c`. Both parts follow NAME_PATTERN; so does the result (Compose's rule)."""
+    if "-" not in env:
+        return f"{project}-{env}"
+    return f"{project}-_" + env.replace("_", "__").replace("-", "_d")
 
 
 def check_name(kind: str, name: str) -> str:
@@ -37,6 +51,13 @@ def check_values(env, source: str) -> list[Problem]:
     if env.rollout.rollback not in ("fleet", "host"):
         out.append(Problem(f"{source}: rollout.rollback", f"unknown mode '{env.rollout.rollback}'",
                            "use fleet or host"))
+    budget = env.policy.image_size_budget
+    if budget and not parse_size(budget, decimal=True):
+        out.append(Problem(f"{source}: policy.image_size_budget", f"{yamlio.excerpt(budget)} is not a size",
+                           "use a size like 200MB or 1.5GB (MiB, GiB: powers of 1024)"))
+    if budget and env.images.size_budget_mb:
+        out.append(Problem(f"{source}: images.size_budget_mb", "is set, and so is policy.image_size_budget",
+                           "keep policy.image_size_budget only"))
     if env.images.transfer not in ("registry", "ssh"):
         out.append(Problem(f"{source}: images.transfer", f"unknown transfer '{env.images.transfer}'",
                            "use registry (hosts pull) or ssh (docker save | ssh docker load)"))
