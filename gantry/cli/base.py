@@ -120,11 +120,9 @@ def run_context(environment, console: output.Console, redact, judge_images=None)
 
 def _shipper(environment, console: output.Console):
     """images.transfer: ssh -> the hook that sends images a host lacks (None: hosts pull from a registry)."""
-    if environment.images.transfer != "ssh":
-        return None
-    from gantry.remote.transfer import Shipper
+    from gantry.engines.hosts.engine import shipper
 
-    return Shipper(environment.images.docker_host, environment.source, say=console.say)
+    return shipper(environment, console.say)
 
 
 def finish_run(result, console: output.Console, as_json: bool) -> None:

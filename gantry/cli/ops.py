@@ -10,29 +10,9 @@ from invoke import Collection, task
 
 from gantry import audit, output, yamlio
 from gantry.cli.base import confirm, flag_number, load_env, root_of, user_errors
-from gantry.engines.hosts import commands
-from gantry.engines.hosts.engine import targets_for
-from gantry.engines.hosts.facts import parse_audit, parse_facts, split_sections
-from gantry.engines.hosts.session import lock_holder
+from gantry.engines.hosts import commands, reads
+from gantry.engines.hosts.support import lock_holder
 from gantry.errors import GantryError, UsageError
-
-
-def _each_host(environment, fn, console: output.Console | None = None):
-    """Open one connection per host, run fn(conn, layout), close; one outcome per host."""
-    from gantry.remote.executor import (  # Fabric/paramiko: only tasks that connect load them
-        HostConnection,
-        run_parallel,
-    )
-
-    layout = commands.Layout(environment.base_dir)
-    echo = console.command if console else None
-
-    def one(target):
-        with HostConnection(target, echo=echo) as conn:
-            return fn(conn, layout)
-
-    return run_parallel(targets_for(environment), one, label=lambda t: t.label,
-                        max_parallel=environment.rollout.max_parallel)
 
 
 def _raise_first(outcomes) -> None:
@@ -55,16 +35,7 @@ def _url(ip: str, port: int, address: str) -> str:
 def status(c, env=None, json=False):
     """Show the live release, container health and lock holder of every host."""
     environment = load_env(c, env)
-    project = environment.compose_project
-
-    def facts(conn, layout):
-        cmd = commands.sequence(commands.facts(layout, project), commands.release_files(layout))
-        out = conn.run(cmd, step="status", check=False).stdout
-        found = parse_facts(out)
-        return found, commands.damaged_releases(split_sections(out).get("release-files", []), layout,
-                                                found.releases)
-
-    outcomes = _each_host(environment, facts)
+    outcomes = reads.status(environment)
     now = datetime.datetime.now(datetime.timezone.utc)
     addresses = {h.label: h.address for h in environment.hosts}
     doc = {"environment": environment.name, "hosts": []}
@@ -75,7 +46,7 @@ def status(c, env=None, json=False):
             doc["hosts"].append({"host": o.host, "error": str(o.error)})
             rows.append((o.host, "-", "unreachable", "-", "-"))
             continue
-        f, damaged = o.value
+        f, damaged = o.value.facts, o.value.damaged
         for rid, missing in damaged.items():
             notes.append(f"{o.host}: release {rid} is damaged: missing {', '.join(missing)} "
                          f"(a rollback to it would fail; deploy again, or remove it)")
@@ -102,19 +73,12 @@ def status(c, env=None, json=False):
 def releases(c, env=None, json=False):
     """List the releases kept on every host: id, when, who, git commit, outcome."""
     environment = load_env(c, env)
-
-    def read(conn, layout):
-        out = conn.run(commands.sequence(commands.facts(layout, environment.compose_project),
-                                         commands.marker("audit"), commands.read_audit(layout)),
-                       step="releases", check=False).stdout
-        return parse_facts(out), parse_audit(out.split(f"{commands.MARK}audit", 1)[-1]).records
-
-    outcomes = _each_host(environment, read)
+    outcomes = reads.releases(environment)
     doc = {}
     for o in outcomes:
         if o.error:
             continue
-        facts, records = o.value
+        facts, records = o.value.facts, o.value.records
         last = {}
         for r in records:
             last[r.get("release", "")] = r
@@ -149,8 +113,7 @@ def history(c, env=None, host=None, limit=None, json=False):
         from dataclasses import replace
 
         environment = replace(environment, hosts=hosts)
-    outcomes = _each_host(environment, lambda conn, layout: parse_audit(
-        conn.run(commands.read_audit(layout), step="history").stdout).records)
+    outcomes = reads.history(environment)
     rows = audit.merge_histories({o.host: o.value for o in outcomes if not o.error}, limit=count)
     if json:
         output.print_json(rows)
@@ -171,13 +134,12 @@ def logs(c, env=None, service=None, lines=None):
         raise UsageError("--service", f"{yamlio.excerpt(service)} is not a service name",
                          "service names are letters, digits, '.', '_' and '-', not starting with '-'")
     environment = load_env(c, env)
-    argv = commands.compose_logs(environment.compose_project, count, service)
-    outcomes = _each_host(environment, lambda conn, layout: conn.run(argv, step="logs", check=False))
+    outcomes = reads.logs(environment, count, service)
     for o in outcomes:
         if o.error:
             continue
         print(f"== {o.host} ==")
-        print((o.value.stdout + o.value.stderr).rstrip())
+        print(o.value.rstrip())
     _raise_first(outcomes)
 
 
@@ -188,13 +150,7 @@ def lock_release(c, env=None, yes=False):
     environment = load_env(c, env)
     confirm(environment, yes, "Free the deploy lock of", "lock not released")
 
-    def free(conn, layout):
-        held = parse_facts(conn.run(commands.facts(layout, environment.compose_project), step="lock",
-                                    check=False).stdout).lock
-        conn.run(commands.release_lock(layout), step="unlock")
-        return held
-
-    outcomes = _each_host(environment, free)
+    outcomes = reads.release_lock(environment)
     for o in outcomes:
         if not o.error:
             print(f"{o.host}: " + (f"released the lock of {lock_holder(o.value)}" if o.value else "was not locked"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gantry.engines.hosts import commands, steps
@@ -21,6 +22,15 @@ def targets_for(env) -> list:
         raise UsageError(env.source, "no hosts to deploy to", hint)
     return [Target(h.label, h.address, h.user, h.port, h.identity_file, env.ssh.known_hosts,
                    env.ssh.connect_timeout, env.ssh.command_timeout, env.ssh.connect_retries) for h in env.hosts]
+
+
+def shipper(env, say: Callable[[str], None]):
+    """images.transfer: ssh -> the hook that sends images a host lacks (None: hosts pull from a registry)."""
+    if env.images.transfer != "ssh":
+        return None
+    from gantry.remote.transfer import Shipper
+
+    return Shipper(env.images.docker_host, env.source, say=say)
 
 
 @dataclass(frozen=True)
