@@ -33,7 +33,8 @@ from gantry.engines.hosts.facts import (
     split_sections,
 )
 from gantry.engines.hosts.readouts import parse_health_log as _health_log
-from gantry.engines.hosts.support import UpFailed, _retry_transient, bundle_tar, lock_holder
+from gantry.engines.hosts.support import UpFailed, bundle_tar, lock_holder
+from gantry.engines.hosts.support import retry_transient as _retry_transient
 from gantry.errors import HostError
 from gantry.health import (
     Failed,

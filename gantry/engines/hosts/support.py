@@ -34,7 +34,7 @@ TRANSIENT_PULL = ("timeout", "connection refused", "connection reset", "tls hand
                   " 503 ", " 504 ", "toomanyrequests", "unexpected eof", "no route to host", "temporary failure")
 
 
-def _retry_transient(fn: Callable[[], Result], cancel: threading.Event) -> Result:
+def retry_transient(fn: Callable[[], Result], cancel: threading.Event) -> Result:
     """Retry a registry operation on transient errors only (3 tries, backing off); a real failure returns at once."""
 
     def transient(result: Result) -> bool:
