@@ -13,7 +13,7 @@ from pathlib import Path
 from invoke import Collection, Exit, task
 
 from gantry import init as init_stage
-from gantry.cli.base import root_of, user_errors
+from gantry.cli.base import only_host, root_of, user_errors
 from gantry.errors import ProblemList, UsageError
 
 FIRST_PROBLEM_LINES = 16
@@ -197,21 +197,6 @@ def exec_(c, env=None, service=None, host=None):
     first = next((code for code in codes if code), 0)
     if first:
         raise Exit(code=first)
-
-
-def only_host(environment, host: str | None):
-    """The environment narrowed to the host named (by label or address) by --host; unchanged without one."""
-    from dataclasses import replace
-
-    from gantry.errors import UsageError
-
-    if not host:
-        return environment
-    hosts = [h for h in environment.hosts if host in (h.label, h.address)]
-    if not hosts:
-        raise UsageError(f"--host {host}", "no such host in this environment",
-                         f"hosts: {', '.join(h.label for h in environment.hosts)}")
-    return replace(environment, hosts=hosts)
 
 
 @task(help={"env": "environment name", "service": "the compose service to open a shell in",

@@ -9,7 +9,7 @@ import sys
 from invoke import Collection, task
 
 from gantry import audit, output, yamlio
-from gantry.cli.base import confirm, flag_number, load_env, root_of, user_errors
+from gantry.cli.base import confirm, flag_number, load_env, only_host, root_of, user_errors
 from gantry.engines.hosts import commands, reads
 from gantry.engines.hosts.support import lock_holder
 from gantry.errors import GantryError, UsageError
@@ -105,15 +105,7 @@ def history(c, env=None, host=None, limit=None, json=False):
     """Show the audit trail of deploys and rollbacks, merged across hosts, newest first."""
     count = int(flag_number("limit", limit, 20, integer=True, high=10**6))
     environment = load_env(c, env)
-    if host:
-        hosts = [h for h in environment.hosts if host in (h.label, h.address)]
-        if not hosts:
-            raise UsageError(f"--host {host}", "no such host in this environment",
-                             f"hosts: {', '.join(h.label for h in environment.hosts)}")
-        from dataclasses import replace
-
-        environment = replace(environment, hosts=hosts)
-    outcomes = reads.history(environment)
+    outcomes = reads.history(only_host(environment, host))
     rows = audit.merge_histories({o.host: o.value for o in outcomes if not o.error}, limit=count)
     if json:
         output.print_json(rows)
