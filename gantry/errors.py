@@ -112,8 +112,8 @@ class HostErrors(GantryError):
         self.errors = tuple(errors)
         first = errors[0]
         text = "\n".join(str(e) for e in errors)
-        if isinstance(first, HostError):
-            super().__init__(first.where, text)
+        if isinstance(first, HostError):  # each line names its host and step already
+            super().__init__("", text)
         else:
             super().__init__(first.where, f"{len(errors)} hosts failed before any change:\n{text}", first.hint)
 

@@ -9,39 +9,10 @@ import sys
 from invoke import Collection, task
 
 from gantry import audit, output, yamlio
-from gantry.cli.base import confirm, flag_number, load_env, root_of, user_errors
-from gantry.engines.hosts import commands
-from gantry.engines.hosts.engine import targets_for
-from gantry.engines.hosts.facts import parse_audit, parse_facts, split_sections
-from gantry.engines.hosts.session import lock_holder
+from gantry.cli.base import confirm, flag_number, load_env, only_host, root_of, user_errors
+from gantry.engines.hosts import commands, reads
+from gantry.engines.hosts.support import lock_holder
 from gantry.errors import GantryError, UsageError
-
-
-def _each_host(environment, fn, console: output.Console | None = None):
-    """Open one connection per host, run fn(conn, layout), close; one outcome per host."""
-    from gantry.remote.executor import (  # Fabric/paramiko: only tasks that connect load them
-        HostConnection,
-        run_parallel,
-    )
-
-    layout = commands.Layout(environment.base_dir)
-    echo = console.command if console else None
-
-    def one(target):
-        with HostConnection(target, echo=echo) as conn:
-            return fn(conn, layout)
-
-    return run_parallel(_targets(environment), one, label=lambda t: t.label,
-                        max_parallel=environment.rollout.max_parallel)
-
-
-def _targets(environment) -> list:
-    """The places an operator task reads: the hosts, or a swarm's managers (each keeps its lock and audit)."""
-    if environment.engine == "swarm":
-        from gantry.engines.swarm.engine import manager_targets
-
-        return manager_targets(environment)
-    return targets_for(environment)
 
 
 def _raise_first(outcomes) -> None:
@@ -66,16 +37,7 @@ def status(c, env=None, json=False):
     environment = load_env(c, env)
     if environment.engine == "swarm":
         return _swarm_status(environment, json)
-    project = environment.compose_project
-
-    def facts(conn, layout):
-        cmd = commands.sequence(commands.facts(layout, project), commands.release_files(layout))
-        out = conn.run(cmd, step="status", check=False).stdout
-        found = parse_facts(out)
-        return found, commands.damaged_releases(split_sections(out).get("release-files", []), layout,
-                                                found.releases)
-
-    outcomes = _each_host(environment, facts)
+    outcomes = reads.status(environment)
     now = datetime.datetime.now(datetime.timezone.utc)
     addresses = {h.label: h.address for h in environment.hosts}
     doc = {"environment": environment.name, "hosts": []}
@@ -86,7 +48,7 @@ def status(c, env=None, json=False):
             doc["hosts"].append({"host": o.host, "error": str(o.error)})
             rows.append((o.host, "-", "unreachable", "-", "-"))
             continue
-        f, damaged = o.value
+        f, damaged = o.value.facts, o.value.damaged
         for rid, missing in damaged.items():
             notes.append(f"{o.host}: release {rid} is damaged: missing {', '.join(missing)} "
                          f"(a rollback to it would fail; deploy again, or remove it)")
@@ -129,19 +91,12 @@ def _swarm_status(environment, as_json: bool) -> None:
 def releases(c, env=None, json=False):
     """List the releases kept on every host: id, when, who, git commit, outcome."""
     environment = load_env(c, env)
-
-    def read(conn, layout):
-        out = conn.run(commands.sequence(commands.facts(layout, environment.compose_project),
-                                         commands.marker("audit"), commands.read_audit(layout)),
-                       step="releases", check=False).stdout
-        return parse_facts(out), parse_audit(out.split(f"{commands.MARK}audit", 1)[-1]).records
-
-    outcomes = _each_host(environment, read)
+    outcomes = reads.releases(environment)
     doc = {}
     for o in outcomes:
         if o.error:
             continue
-        facts, records = o.value
+        facts, records = o.value.facts, o.value.records
         last = {}
         for r in records:
             last[r.get("release", "")] = r
@@ -168,16 +123,7 @@ def history(c, env=None, host=None, limit=None, json=False):
     """Show the audit trail of deploys and rollbacks, merged across hosts, newest first."""
     count = int(flag_number("limit", limit, 20, integer=True, high=10**6))
     environment = load_env(c, env)
-    if host:
-        hosts = [h for h in environment.hosts if host in (h.label, h.address)]
-        if not hosts:
-            raise UsageError(f"--host {host}", "no such host in this environment",
-                             f"hosts: {', '.join(h.label for h in environment.hosts)}")
-        from dataclasses import replace
-
-        environment = replace(environment, hosts=hosts)
-    outcomes = _each_host(environment, lambda conn, layout: parse_audit(
-        conn.run(commands.read_audit(layout), step="history").stdout).records)
+    outcomes = reads.history(only_host(environment, host))
     rows = audit.merge_histories({o.host: o.value for o in outcomes if not o.error}, limit=count)
     if json:
         output.print_json(rows)
@@ -198,13 +144,12 @@ def logs(c, env=None, service=None, lines=None):
         raise UsageError("--service", f"{yamlio.excerpt(service)} is not a service name",
                          "service names are letters, digits, '.', '_' and '-', not starting with '-'")
     environment = load_env(c, env)
-    argv = commands.compose_logs(environment.compose_project, count, service)
-    outcomes = _each_host(environment, lambda conn, layout: conn.run(argv, step="logs", check=False))
+    outcomes = reads.logs(environment, count, service)
     for o in outcomes:
         if o.error:
             continue
         print(f"== {o.host} ==")
-        print((o.value.stdout + o.value.stderr).rstrip())
+        print(o.value.rstrip())
     _raise_first(outcomes)
 
 
@@ -215,13 +160,7 @@ def lock_release(c, env=None, yes=False):
     environment = load_env(c, env)
     confirm(environment, yes, "Free the deploy lock of", "lock not released")
 
-    def free(conn, layout):
-        held = parse_facts(conn.run(commands.facts(layout, environment.compose_project), step="lock",
-                                    check=False).stdout).lock
-        conn.run(commands.release_lock(layout), step="unlock")
-        return held
-
-    outcomes = _each_host(environment, free)
+    outcomes = reads.release_lock(environment)
     for o in outcomes:
         if not o.error:
             print(f"{o.host}: " + (f"released the lock of {lock_holder(o.value)}" if o.value else "was not locked"))

@@ -297,6 +297,12 @@ def write_file_atomic(path: str, content: str) -> Command:
     return and_then(write_to(argv("printf", "%s", content), tmp), argv("mv", "-f", tmp, path))
 
 
+def record_and_switch(layout: Layout, rid: str, manifest_text: str) -> Command:
+    """Rewrite the release's manifest (with the digests resolved on this host), then make it current."""
+    return and_then(write_file_atomic(f"{layout.release(rid)}/manifest.json", manifest_text),
+                    switch_current(layout, rid))
+
+
 def switch_current(layout: Layout, rid: str) -> Command:
     """Point `current` at a release by renaming a new symlink over it (atomic)."""
     tmp = f"{layout.base}/.current-{_child(layout.releases, rid).rsplit('/', 1)[1]}"
@@ -423,12 +429,11 @@ def release_files(layout: Layout) -> Command:
                     marker("release-files-end"))
 
 
-def damaged_releases(find_lines: Sequence[str], layout: Layout, releases: Sequence[str]) -> dict[str, list[str]]:
-    """Kept releases missing one of their files, with the missing names, from `release_files` output."""
-    have: dict[str, set[str]] = {rid: set() for rid in releases}
-    for line in find_lines:
-        rid, _, name = line.strip().removeprefix(layout.releases + "/").partition("/")
-        if rid in have:
-            have[rid].add(name)
-    return {rid: [f for f in RELEASE_FILES if f not in files] for rid, files in have.items()
-            if not set(RELEASE_FILES) <= files}
+def read_status(layout: Layout, project: str) -> Command:
+    """Read-only, for `status`: the facts and the files of every kept release."""
+    return sequence(facts(layout, project), release_files(layout))
+
+
+def read_releases(layout: Layout, project: str) -> Command:
+    """Read-only, for `releases`: the facts, then (after an `audit` marker) the audit log."""
+    return sequence(facts(layout, project), marker("audit"), read_audit(layout))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gantry.engines.hosts import commands, steps
@@ -28,6 +29,15 @@ def ssh_targets(env, hosts) -> list:
                    env.ssh.connect_timeout, env.ssh.command_timeout, env.ssh.connect_retries) for h in hosts]
 
 
+def shipper(env, say: Callable[[str], None]):
+    """images.transfer: ssh -> the hook that sends images a host lacks (None: hosts pull from a registry)."""
+    if env.images.transfer != "ssh":
+        return None
+    from gantry.remote.transfer import Shipper
+
+    return Shipper(env.images.docker_host, env.source, say=say)
+
+
 @dataclass(frozen=True)
 class HostsEngine:
     env: object
@@ -35,6 +45,10 @@ class HostsEngine:
 
     def check_ready(self) -> None:
         targets_for(self.env)
+
+    def targets(self) -> list:
+        """Where operator tasks read the lock, releases and audit: every host."""
+        return targets_for(self.env)
 
     def sessions(self, ctx, cancel: threading.Event) -> list[HostSession]:
         from gantry.remote.executor import HostConnection

@@ -38,6 +38,10 @@ class SwarmEngine:
     def check_ready(self) -> None:
         manager_targets(self.env)
 
+    def targets(self) -> list:
+        """Where operator tasks read the lock, releases and audit: the managers."""
+        return manager_targets(self.env)
+
     def sessions(self, ctx, cancel: threading.Event) -> list[SwarmSession]:
         from gantry.remote.executor import HostConnection
 
