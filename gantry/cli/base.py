@@ -122,9 +122,11 @@ def _shipper(environment, console: output.Console):
     """images.transfer: ssh -> the hook that sends images a host lacks (None: hosts pull from a registry)."""
     if environment.images.transfer != "ssh":
         return None
+    from gantry.remote.dockerside import docker_side
     from gantry.remote.transfer import Shipper
 
-    return Shipper(environment.images.docker_host, environment.source, say=console.say)
+    side = docker_side(environment.images, environment.ssh, environment.source)
+    return Shipper(side, environment.source, say=console.say)
 
 
 def finish_run(result, console: output.Console, as_json: bool) -> None:

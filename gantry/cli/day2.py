@@ -292,7 +292,8 @@ def shell(c, env=None, service=None, host=None, command="sh"):
 def build(c, env=None, json=False, no_push=False, sarif=False):
     """Build the services that have `build:` on the deploying side's engine, report size and layers, push.
 
-    The engine is images.docker_host, else DOCKER_HOST, else the local one; the stage is images.target
+    The engine is images.build_host (over SSH, strict host keys), else images.docker_host, else DOCKER_HOST,
+    else the local one; the stage is images.target
     (else build.target). Each image is tagged as its compose `image:` and as <repository>:<release id>.
     The policy judges each image (policy.image_size_budget, build tools in a prod image); an unwaived
     error stops before anything is pushed. With images.transfer: ssh nothing is pushed: `gantry deploy`
@@ -302,6 +303,7 @@ def build(c, env=None, json=False, no_push=False, sarif=False):
     from gantry import output, policy, prepare
     from gantry.cli.base import git_commit, load_env, root_of, today, who
     from gantry.policy.built import check_built
+    from gantry.remote.dockerside import docker_side
 
     environment = load_env(c, env)
     prep = prepare.prepare(environment)
@@ -314,7 +316,7 @@ def build(c, env=None, json=False, no_push=False, sarif=False):
                                     environment.source)
     if not specs:
         raise UsageError(f"{environment.source}", "no service has `build:`", "nothing to build")
-    engine = build_stage.Engine(cfg.docker_host, environment.source)
+    engine = build_stage.Engine(docker_side(cfg, environment.ssh, environment.source), environment.source)
     built = [engine.build(spec, rel.id) for spec in specs]
     report = check_built(build_stage.judged(built), policy.settings_for(environment), today=today())
     warnings = build_stage.policy_lines(report, environment.source, "warn")

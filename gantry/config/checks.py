@@ -48,6 +48,12 @@ def check_values(env, source: str) -> list[Problem]:
     if env.images.transfer not in ("registry", "ssh"):
         out.append(Problem(f"{source}: images.transfer", f"unknown transfer '{env.images.transfer}'",
                            "use registry (hosts pull) or ssh (docker save | ssh docker load)"))
+    build_host = env.images.build_host
+    if build_host and env.images.docker_host:
+        out.append(Problem(f"{source}: images.build_host", "is set, and so is images.docker_host",
+                           "keep one: build_host (a build server reached like a host) or docker_host"))
+    if build_host and not 0 < build_host.port < 65536:
+        out.append(Problem(f"{source}: images.build_host.port", f"{build_host.port} is not a TCP port", "use 1-65535"))
     if not engine_exists(env.engine):
         out.append(Problem(f"{source}: engine", f"unknown engine {yamlio.excerpt(env.engine)}",
                            "use hosts (compose over SSH), or the name of a folder of gantry/engines/"))

@@ -50,6 +50,12 @@ class Target:
     command_timeout: float
     connect_retries: int
 
+    @classmethod
+    def of(cls, host, ssh) -> Target:
+        """A config host entry (address, name, user, port, identity_file) under the environment's `ssh:`."""
+        return cls(host.label, host.address, host.user, host.port, host.identity_file, ssh.known_hosts,
+                   ssh.connect_timeout, ssh.command_timeout, ssh.connect_retries)
+
 
 @dataclass(frozen=True)
 class Result:

@@ -19,8 +19,7 @@ def targets_for(env) -> list:
     if not env.hosts:
         hint = "run `inv lab.up` first" if env.inventory else f"add hosts to {env.source}"
         raise UsageError(env.source, "no hosts to deploy to", hint)
-    return [Target(h.label, h.address, h.user, h.port, h.identity_file, env.ssh.known_hosts,
-                   env.ssh.connect_timeout, env.ssh.command_timeout, env.ssh.connect_retries) for h in env.hosts]
+    return [Target.of(h, env.ssh) for h in env.hosts]
 
 
 @dataclass(frozen=True)
