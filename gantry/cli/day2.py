@@ -253,13 +253,16 @@ def shell(c, env=None, service=None, host=None, command="sh"):
     """Open an interactive shell (a TTY through SSH) in a service's container of the live release on one host.
 
     The container has the live release's environment, secrets included (they come from the release's 0600
-    .env on the host, never from a command line). The exit code is the shell's.
+    .env on the host, never from a command line); what it prints is shown with the secret values masked.
+    The exit code is the shell's.
     """
     from gantry.cli.base import load_env
     from gantry.engines.hosts import commands
     from gantry.engines.hosts.engine import targets_for
     from gantry.engines.hosts.facts import parse_facts
     from gantry.errors import UsageError
+    from gantry.output import MaskingWriter
+    from gantry.prepare import read_secrets
     from gantry.remote.executor import HostConnection
     from gantry.shell import split_words
 
@@ -272,6 +275,7 @@ def shell(c, env=None, service=None, host=None, command="sh"):
         print(f"shell on {target.label} (the first of {len(environment.hosts)} hosts; --host picks another)",
               file=sys.stderr)
     layout, project = commands.Layout(environment.base_dir), environment.compose_project
+    secrets, _ = read_secrets(environment, os.environ)
     with HostConnection(target) as conn:
         facts = parse_facts(conn.run(commands.facts(layout, project), step="shell", check=False).stdout)
         if not facts.current:
@@ -279,8 +283,12 @@ def shell(c, env=None, service=None, host=None, command="sh"):
         if not any(x.service == service and x.state == "running" for x in facts.containers):
             raise UsageError(f"{target.label} [shell]", f"service {service!r} has no running container",
                              f"`gantry status --env {environment.name}` shows what runs")
-        code = conn.interactive(commands.shell_in_service(project, layout, facts.current, service,
-                                                          split_words(command) or ["sh"]), step="shell")
+        out = MaskingWriter(sys.stdout, secrets.values.values())  # what the container prints, secrets masked
+        try:
+            code = conn.interactive(commands.shell_in_service(project, layout, facts.current, service,
+                                                              split_words(command) or ["sh"]), step="shell", out=out)
+        finally:
+            out.finish()
     if code:
         raise Exit(code=code)
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, TextIO, TypeVar
 
 import paramiko
 import tenacity
@@ -184,17 +184,19 @@ class HostConnection:
         return result
 
 
-    def interactive(self, cmd: Command, *, step: str) -> int:
+    def interactive(self, cmd: Command, *, step: str, out: TextIO | None = None) -> int:
         """Run cmd on a pty through Fabric, wired to this process's terminal; returns its exit code.
 
         Fabric puts a local TTY in character-buffered mode and forwards every key (and the window size);
-        no environment is sent, so nothing secret enters the command line.
+        no environment is sent, so nothing secret enters the command line. The pty's output (stdout and
+        stderr are one stream on a pty) goes to `out` (a masking writer), else to this process's stdout.
         """
         self.open()
         if self.echo:
             self.echo(self.target.label, display(cmd))
         try:
-            result = self._conn.run(render(cmd), pty=True, warn=True, hide=False, echo=False, env={})
+            result = self._conn.run(render(cmd), pty=True, warn=True, hide=False, echo=False, env={},
+                                    out_stream=out, err_stream=out)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise UnreachableError(self.target.label, step, f"connection lost: {exc or type(exc).__name__}",
                                    "check the host and try again") from None

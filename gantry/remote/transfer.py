@@ -8,7 +8,6 @@ deploying side's (absent, or the tag points elsewhere) are sent, in one stream; 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
