@@ -39,11 +39,16 @@ def lab(tmp_path_factory):
     shutil.copytree(FIXTURE, root, dirs_exist_ok=True)
     shutil.copy2("/bin/busybox", root / "app/busybox")
     (root / "empty_known_hosts").write_text("")
+    (root / "outside.txt").write_text("outside-the-context-4b1d\n")  # a symlink in the context points here
+    (root / "app/src/outside").symlink_to(root / "outside.txt")
+    (root / "app/src/notes.local").write_text("ignored-by-dockerignore-77e0\n")
+    (root / "app/.dockerignore").write_text("src/*.local\n")
     for up in lab_or_skip(root, 2):
         builder, target = up.hosts
         (root / "environments").mkdir()
         for name, images, known in (("push", "push: true", up.known_hosts), ("ship", "transfer: ssh", up.known_hosts),
-                                    ("stranger", "push: false", root / "empty_known_hosts")):
+                                    ("stranger", "push: false", root / "empty_known_hosts"),
+                                    ("context", "target: build\n  push: false", up.known_hosts)):
             (root / f"environments/{name}.yml").write_text(ENV.format(
                 registry=up.registry, known_hosts=known, target=target, builder=builder, key=up.identity_file,
                 images=images))
@@ -99,3 +104,14 @@ def test_e2e_build_host_with_an_unknown_key_is_refused_before_the_docker_cli_run
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert f"{up.hosts[0].address} is not in" in proc.stderr and "ssh-keyscan" in proc.stderr
     assert "built" not in proc.stdout
+
+
+def test_e2e_build_host_context_keeps_symlinks_as_links_and_leaves_out_what_dockerignore_excludes(lab):
+    root, up = lab
+    proc = gantry(root, "build", "--env", "context")
+    assert proc.returncode == 0, proc.stderr
+    ref, sock = f"{up.registry}/shop/app:1.0.0", up.hosts[0].docker_host
+    link = docker(sock, "run", "--rm", "--entrypoint", "/bin/busybox", ref, "readlink", "/src/outside")
+    assert link == str(root / "outside.txt")  # sent as a link, not as the file it points to
+    listing = docker(sock, "run", "--rm", "--entrypoint", "/bin/busybox", ref, "ls", "-a", "/src")
+    assert "app.sh" in listing and "notes.local" not in listing
