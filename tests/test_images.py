@@ -217,3 +217,14 @@ def test_shell_command_is_compose_exec_with_a_tty_on_the_release():
     assert render(commands.shell_in_service("app-prod", layout, "r1", "web", ("sh", "-l"))) == (
         "docker compose -p app-prod --project-directory /srv/g/app/prod/releases/r1 -f "
         "/srv/g/app/prod/releases/r1/compose.yaml --env-file /srv/g/app/prod/releases/r1/.env exec -- web sh -l")
+
+
+def test_shipper_resolves_its_engine_only_when_images_move_and_names_it_when_one_is_missing():
+    calls = []
+    shipper = transfer.Shipper(lambda: calls.append("connect") or DockerSide("unix:///nonexistent/docker.sock"),
+                               "environments/prod.yml")
+    assert calls == []  # a plan or a dry run never connects to a build host
+    with pytest.raises(ConfigError) as info:
+        shipper.wanted(["reg.example/app:1"])
+    assert calls == ["connect"]
+    assert "reg.example/app:1 not found in unix:///nonexistent/docker.sock" in str(info.value)

@@ -125,8 +125,8 @@ def _shipper(environment, console: output.Console):
     from gantry.remote.dockerside import docker_side
     from gantry.remote.transfer import Shipper
 
-    side = docker_side(environment.images, environment.ssh, environment.source)
-    return Shipper(side, environment.source, say=console.say)
+    return Shipper(lambda: docker_side(environment.images, environment.ssh, environment.source), environment.source,
+                   say=console.say)
 
 
 def finish_run(result, console: output.Console, as_json: bool) -> None:

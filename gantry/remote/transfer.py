@@ -65,13 +65,22 @@ def local_ids(images: Sequence[str], side: DockerSide, source: str) -> dict[str,
 class Shipper:
     """Sends the images a host lacks; one instance per deploy, called from every host's thread."""
 
-    def __init__(self, side: DockerSide, source: str, say: Callable[[str], None] = lambda text: None) -> None:
-        self.side, self.source, self.say = side, source, say
+    def __init__(self, side: DockerSide | Callable[[], DockerSide], source: str,
+                 say: Callable[[str], None] = lambda text: None) -> None:
+        # A callable side is resolved on first use: a build host is connected to only when images move.
+        self._side, self.source, self.say = side, source, say
         self._ids: dict[str, str] = {}
         self._lock = threading.Lock()
 
+    @property
+    def side(self) -> DockerSide:
+        if not isinstance(self._side, DockerSide):
+            self._side = self._side()
+        return self._side
+
     def wanted(self, images: Sequence[str]) -> dict[str, str]:
         with self._lock:
+            self.side  # noqa: B018 - resolve the engine once, under the lock
             todo = [ref for ref in images if ref not in self._ids]
             if todo:
                 self._ids.update(local_ids(todo, self.side, self.source))
