@@ -1,7 +1,7 @@
 """Images without a registry: the images a host lacks are streamed to it as `docker save | docker load`.
 
-The deploying side reads the images from a Docker Engine it can reach: `images.docker_host` in the
-environment, else the process's DOCKER_HOST, else the local engine (`docker` CLI defaults). Put them there
+The deploying side reads the images from a Docker Engine it can reach (gantry/remote/dockerside.py):
+`images.build_host`, else `images.docker_host`, else the process's DOCKER_HOST, else the local engine. Put them there
 with `gantry build`, `docker pull` or `docker load`. Per host, only images whose id differs from the
 deploying side's (absent, or the tag points elsewhere) are sent, in one stream; each is then checked by id.
 """
