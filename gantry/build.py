@@ -1,7 +1,8 @@
 """`gantry build`: services with `build:` built on the deploying side's engine, measured and checked.
 
-The engine is the environment's `images.docker_host`, else the process's DOCKER_HOST, else the local one
-(a remote engine over SSH is `ssh://user@host`, the docker CLI's own transport). The target stage is
+The engine is the environment's `images.build_host` (a build server named like a host, reached over SSH with
+its key checked as a deploy host's), else `images.docker_host`, else the process's DOCKER_HOST, else the local
+one (gantry/remote/dockerside.py). The target stage is
 `images.target` (default: the service's `build.target`), so a multi-stage Dockerfile's prod stage leaves
 compilers and sources out. Each image's size and file listing are read here and judged by the policy
 (gantry/policy/built.py: IMG-SIZE-BUDGET, IMG-BUILD-TOOLS).
@@ -19,7 +20,7 @@ from gantry.errors import ConfigError
 from gantry.policy import PolicyReport, PolicySettings
 from gantry.policy.built import BuiltImage, check_built, find_build_tools
 from gantry.policy.report import hint
-from gantry.remote.transfer import docker_env, engine_name
+from gantry.remote.dockerside import DockerSide, docker_side
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,8 @@ def budget_warnings(built: Sequence[Built], budget_mb: float, *, prod: bool, sou
 class Engine:
     """The deploying side's docker CLI, bound to one engine."""
 
-    def __init__(self, docker_host: str, source: str) -> None:
-        self.env, self.source, self.name = docker_env(docker_host), source, engine_name(docker_host)
+    def __init__(self, side: DockerSide, source: str) -> None:
+        self.env, self.source, self.name = side.env(), source, side.name()
 
     def run(self, words: Sequence[str], what: str, timeout: float = 1800) -> str:
         proc = subprocess.run(list(words), capture_output=True, text=True, env=self.env, timeout=timeout)
@@ -134,3 +135,8 @@ class Engine:
     def push(self, tags: Sequence[str]) -> None:
         for tag in tags:
             self.run(["docker", "push", "--quiet", tag], f"push {tag}", timeout=1800)
+
+
+def engine_of(environment) -> Engine:
+    """The Docker engine an environment builds on: its build_host, its docker_host, or the local one."""
+    return Engine(docker_side(environment.images, environment.ssh, environment.source), environment.source)

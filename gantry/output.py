@@ -32,15 +32,68 @@ def make_redactor(values: Iterable[str]):
     validate) only where it stands as a whole token (`web` in `webapp` stays), so it cannot garble a
     plan. Values under 3 characters are never masked.
     """
-    secrets = sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
-    if not secrets:
+    pattern = _pattern(values)
+    if pattern is None:
         return lambda text: text
-    pattern = re.compile("|".join(re.escape(v) if len(v) >= SUBSTRING_LENGTH else _whole(v) for v in secrets))
 
     def redact(text: str) -> str:
         return pattern.sub("***", text)
 
     return redact
+
+
+def _pattern(values: Iterable[str]) -> re.Pattern[str] | None:
+    secrets = sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
+    if not secrets:
+        return None
+    return re.compile("|".join(re.escape(v) if len(v) >= SUBSTRING_LENGTH else _whole(v) for v in secrets))
+
+
+class MaskingWriter:
+    """A stream (a TTY's output, read in chunks) with every secret masked as make_redactor masks it.
+
+    A chunk may end inside a secret: the longest tail that could still grow into one (a prefix of a value,
+    or a whole short value a word character could still follow) is held back until the next chunk or
+    finish(). Anything else is written at once, so a prompt shows as soon as it arrives.
+    """
+
+    def __init__(self, stream: TextIO, values: Iterable[str]) -> None:
+        self.stream = stream
+        self.values = sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
+        self.redact = make_redactor(self.values)
+        self.pattern = _pattern(self.values)
+        self.pending = ""
+
+    def _held(self, text: str) -> int:
+        """How many characters at the end of text might be the start of a secret."""
+        longest = 0
+        for value in self.values:
+            whole = len(value) if len(value) < SUBSTRING_LENGTH else len(value) - 1
+            for k in range(min(whole, len(text)), longest, -1):
+                if text.endswith(value[:k]):
+                    longest = k
+                    break
+        return longest
+
+    def write(self, data: str) -> int:
+        text = self.pending + data
+        cut = len(text) - self._held(text)
+        for match in self.pattern.finditer(text) if self.pattern else ():
+            if match.start() < cut < match.end():  # a whole secret runs into the held tail: write it masked
+                cut = len(text) - self._held(text[match.end():])
+        self.pending = text[cut:]
+        if cut:
+            self.stream.write(self.redact(text[:cut]))
+        return len(data)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def finish(self) -> None:
+        """Write what was held back (masked) and flush."""
+        text, self.pending = self.pending, ""
+        self.stream.write(self.redact(text))
+        self.stream.flush()
 
 
 def _whole(value: str) -> str:

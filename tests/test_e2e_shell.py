@@ -80,3 +80,16 @@ def test_e2e_shell_runs_the_given_program_and_refuses_a_service_without_a_contai
     assert code == 0 and "worker-1" in text, text
     proc = gantry(root, "shell", "--env", "lab", "--service", "nosuch")
     assert proc.returncode == 2 and "service 'nosuch' has no running container" in proc.stderr
+
+
+def test_e2e_shell_masks_the_secrets_the_container_prints(lab):
+    root, _ = lab
+    code, text = on_a_terminal(root, ["shell", "--env", "lab", "--service", "web", "--command", "env"], "")
+    assert code == 0, text
+    assert "DB_PASSWORD=***" in text and "APP_VERSION=1" in text
+    assert CANARY_DB not in text and "canary-api-shell" not in text
+    # typed at the prompt, glued to other text, in a stream the terminal reads in chunks
+    code, text = on_a_terminal(root, ["shell", "--env", "lab", "--service", "web"],
+                               'env | grep DB_; echo "<$DB_PASSWORD>"; exit 0\n')
+    assert code == 0, text
+    assert "DB_PASSWORD=***" in text and "<***>" in text and CANARY_DB not in text

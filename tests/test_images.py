@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 
 import pytest
 
@@ -10,7 +11,9 @@ from gantry import build
 from gantry.config import bind_environment
 from gantry.engines.hosts import commands
 from gantry.errors import ConfigError, ProblemList
-from gantry.remote import transfer
+from gantry.remote import dockerside, transfer
+from gantry.remote.dockerside import DockerSide
+from gantry.remote.executor import Target
 from gantry.shell import render
 
 BASE = "project: app\ndeploy_path: /srv/app\n"
@@ -50,7 +53,42 @@ def test_transfer_image_ids_command_never_fails_and_quotes_each_ref():
     ("", {}, "the local Docker Engine"),
 ], ids=["process-env", "config-wins", "default"])
 def test_transfer_engine_is_the_config_then_docker_host_then_local(docker_host, environ, want):
-    assert transfer.engine_name(docker_host, environ) == want
+    assert DockerSide(docker_host).name(environ) == want
+
+
+TARGET = Target("builder", "10.0.0.9", "ci", 2222, "keys/id_build", "/etc/gantry/known_hosts", 7.5, 600, 3)
+
+
+def test_build_host_is_reached_by_the_docker_cli_with_the_environments_key_rules_only():
+    assert dockerside.ssh_url(TARGET) == "ssh://ci@10.0.0.9:2222"
+    assert dockerside.ssh_url(Target("v6", "fd00::9", "root", 22, "", "", 10, 600, 3)) == "ssh://root@[fd00::9]:22"
+    words = dockerside.pinned_ssh("/usr/bin/ssh", TARGET)
+    options = [words[i + 1] for i, w in enumerate(words) if w == "-o"]
+    assert words[:3] == ("/usr/bin/ssh", "-F", "/dev/null")
+    assert {"BatchMode=yes", "StrictHostKeyChecking=yes", "UserKnownHostsFile=/etc/gantry/known_hosts",
+            "GlobalKnownHostsFile=/dev/null", "IdentitiesOnly=yes", "ConnectTimeout=7"} <= set(options)
+    assert words[-2:] == ("-i", os.path.abspath("keys/id_build"))
+    script = dockerside.wrapper_script(words)
+    assert script.startswith("#!/bin/sh\nexec /usr/bin/ssh -F /dev/null ") and script.endswith(' "$@"\n')
+
+
+def test_build_host_side_puts_its_ssh_first_on_path_and_names_the_host():
+    side = dockerside.DockerSide("ssh://ci@10.0.0.9:2222", "/tmp/gantry-ssh-x", "builder")
+    env = side.env({"PATH": "/usr/bin", "DOCKER_HOST": "unix:///x.sock"})
+    assert env["PATH"] == "/tmp/gantry-ssh-x:/usr/bin" and env["DOCKER_HOST"] == "ssh://ci@10.0.0.9:2222"
+    assert side.name({}) == "build host builder (ssh://ci@10.0.0.9:2222)"
+
+
+@pytest.mark.parametrize("images, want", [
+    ("{build_host: {address: 10.0.0.9, port: 70000}}", "images.build_host.port: 70000 is not a TCP port"),
+    ("{build_host: {address: 10.0.0.9}, docker_host: 'ssh://b'}", "images.build_host: is set, and so is "
+                                                                  "images.docker_host"),
+    ("{build_host: {adress: 10.0.0.9}}", "did you mean 'address'?"),
+], ids=["port", "both-engines", "misspelt"])
+def test_build_host_config_problems(images, want):
+    with pytest.raises(ProblemList) as info:
+        bind_environment(BASE + f"images: {images}\n", "environments/prod.yml")
+    assert want in str(info.value)
 
 
 @pytest.mark.parametrize("text, want", [
@@ -179,3 +217,14 @@ def test_shell_command_is_compose_exec_with_a_tty_on_the_release():
     assert render(commands.shell_in_service("app-prod", layout, "r1", "web", ("sh", "-l"))) == (
         "docker compose -p app-prod --project-directory /srv/g/app/prod/releases/r1 -f "
         "/srv/g/app/prod/releases/r1/compose.yaml --env-file /srv/g/app/prod/releases/r1/.env exec -- web sh -l")
+
+
+def test_shipper_resolves_its_engine_only_when_images_move_and_names_it_when_one_is_missing():
+    calls = []
+    shipper = transfer.Shipper(lambda: calls.append("connect") or DockerSide("unix:///nonexistent/docker.sock"),
+                               "environments/prod.yml")
+    assert calls == []  # a plan or a dry run never connects to a build host
+    with pytest.raises(ConfigError) as info:
+        shipper.wanted(["reg.example/app:1"])
+    assert calls == ["connect"]
+    assert "reg.example/app:1 not found in unix:///nonexistent/docker.sock" in str(info.value)

@@ -207,11 +207,14 @@ def shell(c, env=None, service=None, host=None, command="sh"):
     """Open an interactive shell (a TTY through SSH) in a service's container of the live release on one host.
 
     The container has the live release's environment, secrets included (they come from the release's 0600
-    .env on the host, never from a command line). The exit code is the shell's.
+    .env on the host, never from a command line); what it prints is shown with the secret values masked.
+    The exit code is the shell's.
     """
     from gantry.cli.base import load_env
     from gantry.engines.hosts import reads
     from gantry.errors import UsageError
+    from gantry.output import MaskingWriter
+    from gantry.prepare import read_secrets
     from gantry.shell import split_words
 
     environment = load_env(c, env)
@@ -221,7 +224,12 @@ def shell(c, env=None, service=None, host=None, command="sh"):
     if len(environment.hosts) > 1:
         print(f"shell on {environment.hosts[0].label} (the first of {len(environment.hosts)} hosts; --host picks "
               "another)", file=sys.stderr)
-    code = reads.shell_in_service(environment, service, split_words(command) or ["sh"])
+    secrets, _ = read_secrets(environment, os.environ)
+    out = MaskingWriter(sys.stdout, secrets.values.values())  # what the container prints, secrets masked
+    try:
+        code = reads.shell_in_service(environment, service, split_words(command) or ["sh"], out)
+    finally:
+        out.finish()
     if code:
         raise Exit(code=code)
 
@@ -233,7 +241,8 @@ def shell(c, env=None, service=None, host=None, command="sh"):
 def build(c, env=None, json=False, no_push=False, sarif=False):
     """Build the services that have `build:` on the deploying side's engine, report size and layers, push.
 
-    The engine is images.docker_host, else DOCKER_HOST, else the local one; the stage is images.target
+    The engine is images.build_host (over SSH, strict host keys), else images.docker_host, else DOCKER_HOST,
+    else the local one; the stage is images.target
     (else build.target). Each image is tagged as its compose `image:` and as <repository>:<release id>.
     The policy judges each image (policy.image_size_budget, build tools in a prod image); an unwaived
     error stops before anything is pushed. With images.transfer: ssh nothing is pushed: `gantry deploy`
@@ -255,7 +264,7 @@ def build(c, env=None, json=False, no_push=False, sarif=False):
                                     environment.source)
     if not specs:
         raise UsageError(f"{environment.source}", "no service has `build:`", "nothing to build")
-    engine = build_stage.Engine(cfg.docker_host, environment.source)
+    engine = build_stage.engine_of(environment)
     built = [engine.build(spec, rel.id) for spec in specs]
     report = check_built(build_stage.judged(built), policy.settings_for(environment), today=today())
     warnings = build_stage.policy_lines(report, environment.source, "warn")

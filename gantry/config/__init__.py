@@ -113,6 +113,7 @@ class NotifyConfig:
 class ImagesConfig:
     transfer: str = "registry"  # registry: hosts pull; ssh: images a host lacks are sent as docker save | load
     docker_host: str = ""  # the engine images are built on and sent from (default: DOCKER_HOST, else local)
+    build_host: Host | None = None  # a build server reached like a host (its engine over strict-key SSH)
     target: str = ""  # the Dockerfile stage `gantry build` builds (default: each service's build.target)
     push: bool = True  # `gantry build` pushes to the registry (with transfer: ssh it never does)
     size_budget_mb: float = 0.0  # policy: warn when a built image is bigger (0: no budget)

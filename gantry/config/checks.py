@@ -61,6 +61,12 @@ def check_values(env, source: str) -> list[Problem]:
     if env.images.transfer not in ("registry", "ssh"):
         out.append(Problem(f"{source}: images.transfer", f"unknown transfer '{env.images.transfer}'",
                            "use registry (hosts pull) or ssh (docker save | ssh docker load)"))
+    build_host = env.images.build_host
+    if build_host and env.images.docker_host:
+        out.append(Problem(f"{source}: images.build_host", "is set, and so is images.docker_host",
+                           "keep one: build_host (a build server reached like a host) or docker_host"))
+    if build_host and not 0 < build_host.port < 65536:
+        out.append(Problem(f"{source}: images.build_host.port", f"{build_host.port} is not a TCP port", "use 1-65535"))
     if env.keep_releases < 2:
         out.append(Problem(f"{source}: keep_releases", "must be at least 2",
                            "the current and the previous release are always kept"))

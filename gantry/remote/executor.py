@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 import paramiko
 import tenacity
@@ -46,6 +46,12 @@ class Target:
     connect_timeout: float
     command_timeout: float
     connect_retries: int
+
+    @classmethod
+    def of(cls, host, ssh) -> Target:
+        """A config host entry (address, name, user, port, identity_file) under the environment's `ssh:`."""
+        return cls(host.label, host.address, host.user, host.port, host.identity_file, ssh.known_hosts,
+                   ssh.connect_timeout, ssh.command_timeout, ssh.connect_retries)
 
 
 @dataclass(frozen=True)
@@ -175,17 +181,19 @@ class HostConnection:
         return result
 
 
-    def interactive(self, cmd: Command, *, step: str) -> int:
+    def interactive(self, cmd: Command, *, step: str, out: TextIO | None = None) -> int:
         """Run cmd on a pty through Fabric, wired to this process's terminal; returns its exit code.
 
         Fabric puts a local TTY in character-buffered mode and forwards every key (and the window size);
-        no environment is sent, so nothing secret enters the command line.
+        no environment is sent, so nothing secret enters the command line. The pty's output (stdout and
+        stderr are one stream on a pty) goes to `out` (a masking writer), else to this process's stdout.
         """
         self.open()
         if self.echo:
             self.echo(self.target.label, display(cmd))
         try:
-            result = self._conn.run(render(cmd), pty=True, warn=True, hide=False, echo=False, env={})
+            result = self._conn.run(render(cmd), pty=True, warn=True, hide=False, echo=False, env={},
+                                    out_stream=out, err_stream=out)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise UnreachableError(self.target.label, step, f"connection lost: {exc or type(exc).__name__}",
                                    "check the host and try again") from None

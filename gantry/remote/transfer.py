@@ -1,36 +1,23 @@
 """Images without a registry: the images a host lacks are streamed to it as `docker save | docker load`.
 
-The deploying side reads the images from a Docker Engine it can reach: `images.docker_host` in the
-environment, else the process's DOCKER_HOST, else the local engine (`docker` CLI defaults). Put them there
+The deploying side reads the images from a Docker Engine it can reach (gantry/remote/dockerside.py):
+`images.build_host`, else `images.docker_host`, else the process's DOCKER_HOST, else the local engine. Put them there
 with `gantry build`, `docker pull` or `docker load`. Per host, only images whose id differs from the
 deploying side's (absent, or the tag points elsewhere) are sent, in one stream; each is then checked by id.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
 from gantry.errors import ConfigError, HostError
+from gantry.remote.dockerside import DockerSide
 from gantry.remote.executor import HostConnection
 from gantry.shell import Argv, Command, argv, or_else, quiet, sequence
 
 ID_FORMAT = "{{.Id}}"
-
-
-def docker_env(docker_host: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The local `docker` CLI's environment: the process's, with DOCKER_HOST set when the config names one."""
-    env = dict(os.environ if environ is None else environ)
-    if docker_host:
-        env["DOCKER_HOST"] = docker_host
-    return env
-
-
-def engine_name(docker_host: str, environ: Mapping[str, str] | None = None) -> str:
-    env = docker_env(docker_host, environ)
-    return env.get("DOCKER_HOST") or "the local Docker Engine"
 
 
 def image_ids(images: Sequence[str]) -> Command:
@@ -58,18 +45,18 @@ def to_send(wanted: Mapping[str, str], present: Mapping[str, str]) -> list[str]:
     return sorted(ref for ref, image_id in wanted.items() if present.get(ref) != image_id)
 
 
-def local_ids(images: Sequence[str], docker_host: str, source: str) -> dict[str, str]:
+def local_ids(images: Sequence[str], side: DockerSide, source: str) -> dict[str, str]:
     """The deploying side's image ids; every image must be there."""
     from gantry import shell
 
-    env = docker_env(docker_host)
+    env = side.env()
     proc = subprocess.run(["sh", "-c", shell.render(image_ids(images))], capture_output=True, text=True, env=env,
                           timeout=120)
     ids = parse_image_ids(proc.stdout)
     missing = [ref for ref in images if ref not in ids]
     if missing:
         raise ConfigError(f"{source}: images.transfer", f"{', '.join(missing)} not found in "
-                          f"{engine_name(docker_host)} (images are sent from there to the hosts)",
+                          f"{side.name()} (images are sent from there to the hosts)",
                           "run `gantry build`, or docker pull/load the image there, or point images.docker_host "
                           "(or DOCKER_HOST) at the engine that has it")
     return ids
@@ -78,16 +65,25 @@ def local_ids(images: Sequence[str], docker_host: str, source: str) -> dict[str,
 class Shipper:
     """Sends the images a host lacks; one instance per deploy, called from every host's thread."""
 
-    def __init__(self, docker_host: str, source: str, say: Callable[[str], None] = lambda text: None) -> None:
-        self.docker_host, self.source, self.say = docker_host, source, say
+    def __init__(self, side: DockerSide | Callable[[], DockerSide], source: str,
+                 say: Callable[[str], None] = lambda text: None) -> None:
+        # A callable side is resolved on first use: a build host is connected to only when images move.
+        self._side, self.source, self.say = side, source, say
         self._ids: dict[str, str] = {}
         self._lock = threading.Lock()
 
+    @property
+    def side(self) -> DockerSide:
+        if not isinstance(self._side, DockerSide):
+            self._side = self._side()
+        return self._side
+
     def wanted(self, images: Sequence[str]) -> dict[str, str]:
         with self._lock:
+            self.side  # noqa: B018 - resolve the engine once, under the lock
             todo = [ref for ref in images if ref not in self._ids]
             if todo:
-                self._ids.update(local_ids(todo, self.docker_host, self.source))
+                self._ids.update(local_ids(todo, self.side, self.source))
             return {ref: self._ids[ref] for ref in images}
 
     def __call__(self, conn: HostConnection, images: Sequence[str]) -> list[str]:
@@ -99,7 +95,7 @@ class Shipper:
             self.say(f"{host}: ship: all {len(images)} image(s) present, nothing sent")
             return []
         save = subprocess.Popen(["docker", "save", *send], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=docker_env(self.docker_host))
+                                stderr=subprocess.PIPE, env=self.side.env())
         out, errs = save.stdout, save.stderr  # both pipes exist: PIPE was asked for
         try:
             loaded = conn.run(load_images(), step="ship", stdin=out, check=False)  # type: ignore[arg-type]
@@ -109,7 +105,7 @@ class Shipper:
             code = save.wait()
         if code:
             raise HostError(host, "ship", f"docker save failed on the deploying side (exit {code}): {err}",
-                            f"check {engine_name(self.docker_host)}")
+                            f"check {self.side.name()}")
         if not loaded.ok:
             tail = (loaded.stderr.strip() or loaded.stdout.strip()).splitlines()[-4:]
             raise HostError(host, "ship", f"docker load failed (exit {loaded.exit_code}): {' '.join(tail)}",

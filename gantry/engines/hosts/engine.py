@@ -25,17 +25,17 @@ def ssh_targets(env, hosts) -> list:
     """Hosts (or a swarm's managers) as SSH targets, with the environment's `ssh:` settings."""
     from gantry.remote.executor import Target  # Fabric and paramiko load when a run connects
 
-    return [Target(h.label, h.address, h.user, h.port, h.identity_file, env.ssh.known_hosts,
-                   env.ssh.connect_timeout, env.ssh.command_timeout, env.ssh.connect_retries) for h in hosts]
+    return [Target.of(h, env.ssh) for h in hosts]
 
 
 def shipper(env, say: Callable[[str], None]):
     """images.transfer: ssh -> the hook that sends images a host lacks (None: hosts pull from a registry)."""
     if env.images.transfer != "ssh":
         return None
+    from gantry.remote.dockerside import docker_side
     from gantry.remote.transfer import Shipper
 
-    return Shipper(env.images.docker_host, env.source, say=say)
+    return Shipper(lambda: docker_side(env.images, env.ssh, env.source), env.source, say=say)
 
 
 @dataclass(frozen=True)

@@ -161,9 +161,9 @@ def exec_in_service(env, service: str, cmd: Sequence[str]) -> list[HostOutcome]:
     return each_host(env, run)
 
 
-def shell_in_service(env, service: str, cmd: Sequence[str]) -> int:
+def shell_in_service(env, service: str, cmd: Sequence[str], out=None) -> int:
     """An interactive command on a TTY in the service's running container of the live release on the first
-    host; returns its exit code."""
+    host, its output written to `out` (the caller's masking writer); returns its exit code."""
     from gantry.remote.executor import HostConnection
 
     target = targets_for(env)[0]
@@ -174,4 +174,4 @@ def shell_in_service(env, service: str, cmd: Sequence[str]) -> int:
             raise UsageError(f"{target.label} [shell]", f"service {service!r} has no running container",
                              f"`gantry status --env {env.name}` shows what runs")
         return conn.interactive(commands.shell_in_service(project, layout, facts.current, service, cmd),
-                                step="shell")
+                                step="shell", out=out)
