@@ -1,5 +1,5 @@
 """`python -m gantry` is the `gantry` command."""
 
-from gantry.cli_main import main
+from gantry.cli.main import main
 
 main()

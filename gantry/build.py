@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gantry.errors import ConfigError
-from gantry.transfer import docker_env, engine_name
+from gantry.remote.transfer import docker_env, engine_name
 
 # (pattern over an image's file paths, what it is). Paths have no leading slash, as `tar -t` prints them.
 BUILD_TOOLS = (

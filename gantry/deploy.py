@@ -17,9 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from gantry import commands
 from gantry.audit import AuditRecord
 from gantry.config import Environment
+from gantry.engines.hosts import commands
+from gantry.engines.hosts.session import HealthSettingsView, HostSession, StepReport, UpFailed, lock_holder
 from gantry.errors import (
     DeployFailed,
     GantryError,
@@ -29,14 +30,13 @@ from gantry.errors import (
     PreflightError,
     UsageError,
 )
-from gantry.fanout import BatchInterrupted, fan_out, interrupts_held
 from gantry.health import Failed, Healthy, ServiceSpec
-from gantry.hostops import HealthSettingsView, HostSession, StepReport, UpFailed, lock_holder
 from gantry.policy.host import check_host
 from gantry.release import Release, releases_to_prune
+from gantry.remote.fanout import BatchInterrupted, fan_out, interrupts_held
 
-if TYPE_CHECKING:  # gantry.executor loads Fabric and paramiko: imported when a deploy connects, not before
-    from gantry.executor import Target
+if TYPE_CHECKING:  # gantry.remote.executor loads Fabric and paramiko: imported when a deploy connects, not before
+    from gantry.remote.executor import Target
 
 
 @dataclass
@@ -105,12 +105,12 @@ class RunContext:
     # Judges the images' own USER/HEALTHCHECK (read on the hosts) with the policy: (errors, warnings).
     judge_images: Callable[[dict], tuple[list[str], list[str]]] | None = None
     now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.timezone.utc)
-    # images.transfer: ssh: sends the images a host lacks before `up` (gantry.transfer.Shipper).
+    # images.transfer: ssh: sends the images a host lacks before `up` (gantry.remote.transfer.Shipper).
     ship_images: Callable[[object, Sequence[str]], list[str]] | None = None
 
 
 def targets_for(env: Environment) -> list[Target]:
-    from gantry.executor import Target
+    from gantry.remote.executor import Target
 
     if not env.hosts:
         hint = "run `inv lab.up` first" if env.inventory else f"add hosts to {env.source}"
@@ -120,7 +120,7 @@ def targets_for(env: Environment) -> list[Target]:
 
 
 def open_sessions(ctx: RunContext, cancel: threading.Event) -> list[HostSession]:
-    from gantry.executor import HostConnection
+    from gantry.remote.executor import HostConnection
 
     env = ctx.env
     hs = env.health
@@ -150,7 +150,7 @@ class Driver:
         self.release_id = ""
 
     def _close(self) -> None:
-        from gantry.executor import close_all
+        from gantry.remote.executor import close_all
 
         close_all(r.session.conn for r in self.runs)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import tenacity
 
-from gantry.facts import Container, HealthPoll
+from gantry.engines.hosts.facts import Container, HealthPoll
 
 
 @dataclass(frozen=True)

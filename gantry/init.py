@@ -12,8 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from gantry.compose.interpolate import interpolate_tree
 from gantry.errors import ConfigError, Problem
-from gantry.interpolate import interpolate_tree
 from gantry.yamlio import load_documents
 
 BASE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")

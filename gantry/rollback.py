@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gantry.errors import GantryError, UsageError
-from gantry.executor import close_all
 from gantry.health import Failed
 from gantry.release import rollback_target
+from gantry.remote.executor import close_all
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,12 @@ class Redirect:
 Command = Argv | Script | Redirect
 
 
+def split_words(text: str) -> list[str]:
+    """Split a command written as one string into words, as a POSIX shell would (raises ValueError on a
+    quote left open)."""
+    return shlex.split(text)
+
+
 def argv(*words: str) -> Argv:
     return tuple(words)
 

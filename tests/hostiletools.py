@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gantry.cli import make_collection
-from gantry.program import GantryProgram
+from gantry.cli.program import GantryProgram
 from tests.labtools import copy_project
 
 CANARY_DB = "canary-db-hostile-5be1c7a0"

@@ -237,7 +237,7 @@ def test_cli_compose_config_matches_the_binary_and_its_exit_status(project, tmp_
 def test_cli_image_judge_reports_only_what_the_image_adds(project):
     import datetime
 
-    from gantry import config, pipeline
+    from gantry import config, prepare
 
     (project / "compose/docker-compose.rootworker.yml").write_text("services:\n  worker:\n    user: !reset null\n")
     env_file = project / "environments/prod.yml"
@@ -245,13 +245,13 @@ def test_cli_image_judge_reports_only_what_the_image_adds(project):
         "  - compose/docker-compose.prod.yml\n", "  - compose/docker-compose.prod.yml\n"
         "  - compose/docker-compose.rootworker.yml\n"))
     env = config.load_environment(project, "prod")
-    prep = pipeline.prepare(env, SECRETS, raw=True)
+    prep = prepare.prepare(env, SECRETS, raw=True)
     today = datetime.date(2026, 11, 25)
-    report = pipeline.check(prep, today=today)
+    report = prepare.check(prep, today=today)
     assert not any(f.rule == "USER-ROOT" for f in report.findings)  # compose alone cannot tell
     worker = prep.model.data["services"]["worker"]["image"]
     web = prep.model.data["services"]["web"]["image"]
-    errors, warnings = pipeline.image_judge(prep, report, today=today)(
+    errors, warnings = prepare.image_judge(prep, report, today=today)(
         {worker: {"Config": {"User": "", "Healthcheck": None}}, web: {"Config": {"User": "", "Healthcheck": None}}})
     assert errors == [] and len(warnings) == 1  # web sets user: 65534 in compose; the worker now runs as root
     assert warnings[0].startswith("USER-ROOT: services.worker")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from gantry import commands
+from gantry.engines.hosts import commands
 from gantry.shell import Secret, argv, display, render
 
 SPACED = commands.Layout("/srv/my apps/web/prod")

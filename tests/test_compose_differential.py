@@ -406,7 +406,7 @@ def test_compose_differential_generated(spec: dict) -> None:
 # the schema (the first alternative, required keys only), in one file, merged over two and three
 # files, and a value of the wrong type (an error case: the binary must reject it, so must we).
 
-_SPEC = json.loads((Path(__file__).parent.parent / "gantry" / "compose-spec.json").read_text())
+_SPEC = json.loads((Path(__file__).parent.parent / "gantry" / "compose" / "compose-spec.json").read_text())
 
 
 def _deref(schema: dict) -> dict:

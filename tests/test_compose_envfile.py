@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gantry.compose import SourceFile, load_compose, render_yaml
-from gantry.dotenv import DotenvError, parse_dotenv
+from gantry.compose.dotenv import DotenvError, parse_dotenv
 from gantry.errors import ConfigError
 
 PROJECT = "/srv/proj"

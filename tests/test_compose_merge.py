@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from gantry.compose import ComposeModel, SourceFile, load_compose, render_json, render_yaml
-from gantry.compose_merge import go_float
+from gantry.compose.gostr import go_float
 from gantry.errors import ConfigError, InterpolationError, MissingRequiredError, ProblemList
 from gantry.yamlio import load_documents
 
@@ -92,7 +92,7 @@ def test_merge_rule(base: str, override: str, want: str) -> None:
 
 
 def test_merge_does_not_mutate_inputs() -> None:
-    from gantry.compose_merge import merge_mappings
+    from gantry.compose.merge import merge_mappings
     base = {"services": {"s": {"environment": ["A=1"], "ports": ["80"]}}}
     other = {"services": {"s": {"environment": {"B": "2"}, "ports": ["81"]}}}
     snapshot = json.dumps([base, other])

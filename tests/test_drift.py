@@ -6,8 +6,8 @@ import datetime
 
 import pytest
 
-from gantry.drift import Running, find_drift, parse_details
-from gantry.facts import Container, HostFacts, LockInfo
+from gantry.engines.hosts.drift import Running, find_drift, parse_details
+from gantry.engines.hosts.facts import Container, HostFacts, LockInfo
 
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.timezone.utc)
 COMPOSE = "services:\n  web:\n    image: reg:5000/web:1\n"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from gantry.facts import (
+from gantry.engines.hosts.facts import (
     Preflight,
     parse_facts,
     parse_health_poll,
@@ -121,7 +121,7 @@ def test_facts_image_config_from_captured_inspect():
 
 
 def _by_service(name: str) -> dict:
-    from gantry.facts import parse_inspect
+    from gantry.engines.hosts.facts import parse_inspect
 
     return {c.service: c for c in parse_inspect((CAPTURED / name).read_text())}
 
@@ -148,7 +148,7 @@ def test_facts_inspect_json_of_each_engine(fixture, service, state, health, code
 
 
 def test_facts_inspect_ports_and_broken_input():
-    from gantry.facts import parse_inspect
+    from gantry.engines.hosts.facts import parse_inspect
 
     assert _by_service("container-inspect-docker20.10.json")["web"].published == (("127.0.0.1", 18080),)
     assert _by_service("container-inspect-docker2x-apidocs.json")["api"].published == (("0.0.0.0", 8080),
@@ -159,7 +159,7 @@ def test_facts_inspect_ports_and_broken_input():
 
 
 def test_facts_kill_events_name_containers_that_ignored_sigterm():
-    from gantry.facts import SlowStop, parse_kill_events
+    from gantry.engines.hosts.facts import SlowStop, parse_kill_events
 
     lines = (CAPTURED / "kill-events-docker20.10.txt").read_text().splitlines()
     assert parse_kill_events(lines, 1796120000) == (SlowStop("stubborn", "cap-ign"),)
@@ -192,7 +192,7 @@ def _check_text(compose: str, env: str, manifest: str | None, rid: str, drop: st
 def test_facts_release_check(change, problem):
     import datetime
 
-    from gantry.facts import parse_release_check
+    from gantry.engines.hosts.facts import parse_release_check
     from gantry.release import make_release, render_manifest
 
     rel = make_release(environment="lab", project="p", compose_yaml="services: {}\n", env_file="A='1'\n", sources=(),

@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from gantry.facts import Container, HealthPoll
+from gantry.engines.hosts.facts import Container, HealthPoll
 from gantry.health import (
     Failed,
     Healthy,

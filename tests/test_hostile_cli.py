@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from gantry import commands
+from gantry.engines.hosts import commands
 from gantry.output import make_redactor
 from gantry.shell import render
 from tests import hostiletools

@@ -117,7 +117,7 @@ def test_hostile_long_config_values_are_described_not_quoted(project, value):
 ], ids=["passwd-line", "passwd-with-spaces", "secrets-file", "bad-base64", "short-key"])
 def test_hostile_known_hosts_errors_name_the_line_only(tmp_path, content):
     from gantry.errors import ConfigError
-    from gantry.executor import _known_hosts
+    from gantry.remote.executor import _known_hosts
 
     path = tmp_path / "known"
     path.write_text("# a comment\n\n" + content)
@@ -195,7 +195,7 @@ def test_hostile_project_and_deploy_path_are_validated(project, text, key):
 
 @pytest.mark.parametrize("rid", ["../../etc", "x/../../y", "-rf", "..", "20261125T231722Z-5ee75ef290/.."])
 def test_hostile_remote_paths_stay_under_the_base(rid):
-    from gantry import commands
+    from gantry.engines.hosts import commands
 
     layout = commands.Layout("/srv/gantry/app/prod")
     with pytest.raises(ValueError):

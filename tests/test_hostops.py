@@ -6,8 +6,8 @@ import datetime
 
 import pytest
 
-from gantry.facts import LockInfo
-from gantry.hostops import lock_holder
+from gantry.engines.hosts.facts import LockInfo
+from gantry.engines.hosts.session import lock_holder
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, 0, tzinfo=datetime.timezone.utc)
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from gantry import build, commands, transfer
+from gantry import build
 from gantry.config import bind_environment
+from gantry.engines.hosts import commands
 from gantry.errors import ConfigError, ProblemList
+from gantry.remote import transfer
 from gantry.shell import render
 
 BASE = "project: app\ndeploy_path: /srv/app\n"

@@ -38,7 +38,7 @@ def repo(tmp_path, request):
 
 def test_console_script_is_declared_and_is_the_module_entry_point():
     text = (REPO / "pyproject.toml").read_text()
-    assert '[project.scripts]\ngantry = "gantry.cli_main:main"\n' in text  # tomllib is 3.11+, we support 3.10
+    assert '[project.scripts]\ngantry = "gantry.cli.main:main"\n' in text  # tomllib is 3.11+, we support 3.10
 
 
 def test_gantry_version_and_help_list_the_same_tasks_as_inv(tmp_path):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from gantry.errors import InterpolationError, MissingRequiredError
-from gantry.interpolate import (
+from gantry.compose.interpolate import (
     InvalidTemplate,
     MissingRequired,
     interpolate_tree,
     sentinel,
     substitute,
 )
+from gantry.errors import InterpolationError, MissingRequiredError
 
 ENV = {"FOO": "first", "BAR": "", "NUM": "42", "NESTED": "FOO"}
 

@@ -4,7 +4,7 @@ import tarfile
 
 import pytest
 
-from gantry.hostops import bundle_tar
+from gantry.engines.hosts.session import bundle_tar
 from gantry.release import content_hash, hash_of_release_id, make_release
 from gantry.release import previous_release as _previous_of
 from gantry.release import releases_to_prune as _to_prune

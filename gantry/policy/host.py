@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from gantry.facts import Preflight
+from gantry.engines.hosts.facts import Preflight
 
 MIN_ENGINE = (20, 10)
 MIN_COMPOSE = (2, 20)

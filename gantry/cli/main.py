@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gantry import __version__
 from gantry.cli import make_collection
-from gantry.program import GantryProgram
+from gantry.cli.program import GantryProgram
 
 
 def find_root(start: Path) -> Path:

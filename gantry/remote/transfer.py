@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 
 from gantry.errors import ConfigError, HostError
-from gantry.executor import HostConnection
+from gantry.remote.executor import HostConnection
 from gantry.shell import Argv, Command, argv, or_else, quiet, sequence
 
 ID_FORMAT = "{{.Id}}"

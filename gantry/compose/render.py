@@ -12,7 +12,7 @@ import json
 
 import yaml
 
-from gantry.interpolate import SENTINEL_RE
+from gantry.compose.interpolate import SENTINEL_RE
 from gantry.yamlio import YamlTimestamp, resolve_plain
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import posixpath
 import re
-import shlex
 from collections.abc import Callable
 
-from gantry.compose_merge import go_string
+from gantry.compose.gostr import go_string
+from gantry.compose.interpolate import path_matches
 from gantry.errors import ConfigError
-from gantry.interpolate import path_matches
+from gantry.shell import split_words
 from gantry.yamlio import YamlTimestamp, format_path, shown
 
 
@@ -313,7 +313,7 @@ def shell_split(value: object, path: tuple) -> list | None:
     if isinstance(value, list):
         return [go_string(item) for item in value]
     try:
-        return shlex.split(str(value))
+        return split_words(str(value))
     except ValueError as exc:
         raise _fail(path, f"invalid command: {exc}", "check the quotes") from None
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from invoke import task
 
 from gantry import compose, yamlio
-from gantry.cli_base import user_errors
-from gantry.dotenv import DotenvError, project_environment
+from gantry.cli.base import user_errors
+from gantry.compose.dotenv import DotenvError, project_environment
 from gantry.errors import ConfigError, UsageError
-from gantry.pipeline import read_text
+from gantry.prepare import read_text
 
 
 def read_user_file(name: str, flag: str = "-f") -> str:

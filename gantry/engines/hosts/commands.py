@@ -29,7 +29,7 @@ from gantry.shell import (
     write_to,
 )
 
-MARK = "--gantry:"  # section markers in the facts output; parsed by gantry.facts
+MARK = "--gantry:"  # section markers in the facts output; parsed by gantry.engines.hosts.facts
 SERVICE_NAME = re.compile(r"[a-zA-Z0-9._][a-zA-Z0-9._-]*\Z")  # Compose's pattern, minus a leading '-'
 
 

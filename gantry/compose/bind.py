@@ -12,8 +12,8 @@ import ipaddress
 import struct
 from collections.abc import Callable
 
-from gantry.compose_merge import go_string
-from gantry.compose_normalize import shell_split, string_map, to_bytes, to_duration
+from gantry.compose.gostr import go_string
+from gantry.compose.normalize import shell_split, string_map, to_bytes, to_duration
 from gantry.errors import ConfigError
 from gantry.yamlio import format_path, shown
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from gantry import yamlio
-from gantry.config_checks import check_name, check_values
+from gantry.config.checks import check_name, check_values
 from gantry.errors import ConfigError, Problem, ProblemList, UsageError
 
 ENV_DIR = "environments"

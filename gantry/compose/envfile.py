@@ -17,10 +17,10 @@ import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gantry.compose_normalize import string_map
-from gantry.dotenv import DotenvError, DotenvLookup, parse_dotenv
+from gantry.compose.dotenv import DotenvError, DotenvLookup, parse_dotenv
+from gantry.compose.interpolate import SENTINEL_RE, Lookup, sentinel
+from gantry.compose.normalize import string_map
 from gantry.errors import ConfigError
-from gantry.interpolate import SENTINEL_RE, Lookup, sentinel
 from gantry.yamlio import excerpt
 
 ReadFile = Callable[[str], str]

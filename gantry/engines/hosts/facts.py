@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from gantry.commands import MARK
+from gantry.engines.hosts.commands import MARK
 from gantry.release import hash_of_release_id
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from invoke import Collection, Exit, task
 
 from gantry import init as init_stage
-from gantry.cli_base import root_of, user_errors
+from gantry.cli.base import root_of, user_errors
 from gantry.errors import ProblemList, UsageError
 
 FIRST_PROBLEM_LINES = 16
@@ -70,7 +70,7 @@ def init(c, workflow=False):
         else:
             print(f"  kept {rel} (it exists; not overwritten)")
     print("\nnext: replace the placeholder hosts, then run `gantry validate --env prod`. It says now:\n")
-    from gantry.cli import validate
+    from gantry.cli.offline import validate
 
     warnings = io.StringIO()
     try:
@@ -91,7 +91,7 @@ def init(c, workflow=False):
 def run_notified(run, environment, secrets: dict[str, str], event: str, release: str, console, redact):
     """Run a deploy or rollback (run() -> RunResult) and send its outcome to the environment's webhooks."""
     from gantry import notify
-    from gantry.cli_base import who
+    from gantry.cli.base import who
     from gantry.errors import GantryError
 
     if not environment.notify:
@@ -125,11 +125,12 @@ def drift(c, env=None, json=False):
     Reports containers missing or extra, config hashes and image digests that differ from the release,
     a `current` that points at a missing release, and a lock older than a deploy can take.
     """
-    from gantry import commands, output
-    from gantry import drift as drift_stage
-    from gantry.cli_base import load_env
-    from gantry.cli_ops import _each_host, _raise_first
-    from gantry.facts import parse_facts, split_sections
+    from gantry import output
+    from gantry.cli.base import load_env
+    from gantry.cli.ops import _each_host, _raise_first
+    from gantry.engines.hosts import commands
+    from gantry.engines.hosts import drift as drift_stage
+    from gantry.engines.hosts.facts import parse_facts, split_sections
     from gantry.plan import EXIT_CHANGES
 
     environment = load_env(c, env)
@@ -184,12 +185,12 @@ def exec_(c, env=None, service=None, host=None):
     The container has the live release's environment, secrets included. Output is shown per host; the exit
     code is the command's (the first non-zero one).
     """
-    from gantry import commands
-    from gantry.cli_base import load_env
-    from gantry.cli_ops import _each_host, _raise_first
+    from gantry.cli.base import load_env
+    from gantry.cli.ops import _each_host, _raise_first
+    from gantry.engines.hosts import commands
+    from gantry.engines.hosts.facts import parse_facts
     from gantry.errors import UsageError
-    from gantry.facts import parse_facts
-    from gantry.pipeline import read_secrets
+    from gantry.prepare import read_secrets
 
     environment = load_env(c, env)
     # The words after `--`, from argv itself: Invoke's parser joins its remainder into one string.
@@ -254,14 +255,13 @@ def shell(c, env=None, service=None, host=None, command="sh"):
     The container has the live release's environment, secrets included (they come from the release's 0600
     .env on the host, never from a command line). The exit code is the shell's.
     """
-    import shlex
-
-    from gantry import commands
-    from gantry.cli_base import load_env
+    from gantry.cli.base import load_env
     from gantry.deploy import targets_for
+    from gantry.engines.hosts import commands
+    from gantry.engines.hosts.facts import parse_facts
     from gantry.errors import UsageError
-    from gantry.executor import HostConnection
-    from gantry.facts import parse_facts
+    from gantry.remote.executor import HostConnection
+    from gantry.shell import split_words
 
     environment = load_env(c, env)
     if not service:
@@ -280,7 +280,7 @@ def shell(c, env=None, service=None, host=None, command="sh"):
             raise UsageError(f"{target.label} [shell]", f"service {service!r} has no running container",
                              f"`gantry status --env {environment.name}` shows what runs")
         code = conn.interactive(commands.shell_in_service(project, layout, facts.current, service,
-                                                          shlex.split(command) or ["sh"]), step="shell")
+                                                          split_words(command) or ["sh"]), step="shell")
     if code:
         raise Exit(code=code)
 
@@ -296,14 +296,14 @@ def build(c, env=None, json=False, no_push=False):
     With images.transfer: ssh nothing is pushed: `gantry deploy` sends the images to the hosts.
     """
     from gantry import build as build_stage
-    from gantry import output, pipeline
-    from gantry.cli_base import git_commit, load_env, root_of, who
+    from gantry import output, prepare
+    from gantry.cli.base import git_commit, load_env, root_of, who
 
     environment = load_env(c, env)
-    prep = pipeline.prepare(environment)
+    prep = prepare.prepare(environment)
     if prep.problems or prep.secret_problems:
         raise ProblemList(list(prep.problems + prep.secret_problems))
-    rel = pipeline.build_release(prep, now=datetime.datetime.now(datetime.timezone.utc), who=who(),
+    rel = prepare.build_release(prep, now=datetime.datetime.now(datetime.timezone.utc), who=who(),
                                  git_commit=git_commit(root_of(c)))
     cfg = environment.images
     specs = build_stage.build_specs(prep.model.data.get("services", {}), environment.compose_project, cfg.target,

@@ -20,7 +20,6 @@ from gantry.config import Environment
 from gantry.errors import ConfigError, Problem, ProblemList
 from gantry.policy.host import HOST_RULES
 from gantry.release import Release, SourceDigest, make_release, sha256_text
-from gantry.secret_sources import AGE_SUFFIX, read_secret_text
 from gantry.secrets import (
     EXAMPLE_FILE,
     NO_VALUE,
@@ -29,6 +28,7 @@ from gantry.secrets import (
     missing_example_problem,
     render_env_file,
 )
+from gantry.secrets.sources import AGE_SUFFIX, read_secret_text
 
 KEY_VARIABLE = "GANTRY_FINGERPRINT_KEY"  # wins over the key file (a CI job keeps it as a secret)
 KEY_DIR = ".gantry/keys"

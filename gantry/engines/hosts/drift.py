@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from gantry.facts import HostFacts, split_sections
+from gantry.engines.hosts.facts import HostFacts, split_sections
 from gantry.health import completion_jobs
 
 CONFIG_HASH = "com.docker.compose.config-hash"

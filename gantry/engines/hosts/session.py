@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING
 import tenacity
 import yaml
 
-from gantry import commands
-from gantry.errors import HostError
-from gantry.facts import (
+from gantry.engines.hosts import commands
+from gantry.engines.hosts.facts import (
     HealthPoll,
     HostFacts,
     LockInfo,
@@ -38,6 +37,7 @@ from gantry.facts import (
     parse_release_check,
     split_sections,
 )
+from gantry.errors import HostError
 from gantry.health import (
     Failed,
     ServiceSpec,
@@ -50,7 +50,7 @@ from gantry.health import (
 from gantry.release import Release, render_manifest
 
 if TYPE_CHECKING:  # Fabric and paramiko load with the first connection, not with this module
-    from gantry.executor import HostConnection, Result
+    from gantry.remote.executor import HostConnection, Result
 
 StepReport = Callable[[str, str, str, float, str], None]  # host, step, status(start|ok|fail), secs, detail
 
@@ -258,7 +258,7 @@ class HostSession:
         self.step("switch", lambda: self.conn.run(cmd, step="switch"))
 
     def read_audit(self) -> tuple[dict, ...]:
-        from gantry.facts import parse_audit
+        from gantry.engines.hosts.facts import parse_audit
 
         out = self.conn.run(commands.read_audit(self.layout), step="read audit")
         return parse_audit(out.stdout).records

@@ -32,14 +32,14 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from gantry import compose_merge as merge
-from gantry.compose_bind import bind_resource, bind_service, check_consistency, used_resources
-from gantry.compose_envfile import EnvFiles, resolve_env_files
-from gantry.compose_normalize import canonical, check_scalars, check_unique_items, implied_dependencies
-from gantry.compose_render import render_json, render_yaml
-from gantry.compose_schema import model_problems, schema_problems
+from gantry.compose import merge as merge
+from gantry.compose.bind import bind_resource, bind_service, check_consistency, used_resources
+from gantry.compose.envfile import EnvFiles, resolve_env_files
+from gantry.compose.interpolate import SENTINEL_OPEN, Lookup, VarRef, interpolate_tree, path_matches
+from gantry.compose.normalize import canonical, check_scalars, check_unique_items, implied_dependencies
+from gantry.compose.render import render_json, render_yaml
+from gantry.compose.schema import model_problems, schema_problems
 from gantry.errors import ConfigError, ProblemList
-from gantry.interpolate import SENTINEL_OPEN, Lookup, VarRef, interpolate_tree, path_matches
 from gantry.yamlio import load_documents, shown
 
 __all__ = ["ComposeModel", "SourceFile", "VarRef", "load_compose", "render_json", "render_yaml"]

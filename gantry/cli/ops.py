@@ -8,17 +8,21 @@ import sys
 
 from invoke import Collection, task
 
-from gantry import audit, commands, output, yamlio
-from gantry.cli_base import confirm, flag_number, load_env, root_of, user_errors
+from gantry import audit, output, yamlio
+from gantry.cli.base import confirm, flag_number, load_env, root_of, user_errors
 from gantry.deploy import targets_for
+from gantry.engines.hosts import commands
+from gantry.engines.hosts.facts import parse_audit, parse_facts, split_sections
+from gantry.engines.hosts.session import lock_holder
 from gantry.errors import GantryError, UsageError
-from gantry.facts import parse_audit, parse_facts, split_sections
-from gantry.hostops import lock_holder
 
 
 def _each_host(environment, fn, console: output.Console | None = None):
     """Open one connection per host, run fn(conn, layout), close; one outcome per host."""
-    from gantry.executor import HostConnection, run_parallel  # Fabric/paramiko: only tasks that connect load them
+    from gantry.remote.executor import (  # Fabric/paramiko: only tasks that connect load them
+        HostConnection,
+        run_parallel,
+    )
 
     layout = commands.Layout(environment.base_dir)
     echo = console.command if console else None
@@ -95,7 +99,7 @@ def status(c, env=None, json=False):
 
 def plan_for(environment, rel, console: output.Console | None = None):
     """Read what is live on every host (nothing changes) and plan the release against it."""
-    from gantry.facts import split_sections
+    from gantry.engines.hosts.facts import split_sections
     from gantry.health import Healthy, service_specs, settled_verdict
     from gantry.plan import LiveRelease, make_plan
 

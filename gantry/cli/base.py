@@ -122,7 +122,7 @@ def _shipper(environment, console: output.Console):
     """images.transfer: ssh -> the hook that sends images a host lacks (None: hosts pull from a registry)."""
     if environment.images.transfer != "ssh":
         return None
-    from gantry.transfer import Shipper
+    from gantry.remote.transfer import Shipper
 
     return Shipper(environment.images.docker_host, environment.source, say=console.say)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from gantry.interpolate import InvalidTemplate, MissingRequired, sentinel, substitute
+from gantry.compose.interpolate import InvalidTemplate, MissingRequired, sentinel, substitute
 
 DotenvLookup = Callable[[str], "str | None"]
 
