@@ -69,16 +69,17 @@ def named_volumes(service: Mapping) -> tuple[str, ...]:
     return tuple(names)
 
 
-def check_proxy(env: Environment, model: Mapping, env_text: str = "") -> list[Problem]:
+def check_proxy(env: Environment, model: Mapping, env_text: str = "", source: str = "") -> list[Problem]:
     """Every problem of `env.proxy` against the merged compose model; `env_text` (the environment file as
     read) gives each a line and column."""
     if not env.proxy:
         return []
-    marks = _string_marks(parse_yaml(env_text, env.source)) if env_text else {}
+    source = source or env.source
+    marks = _string_marks(parse_yaml(env_text, source)) if env_text else {}
 
     def at(key: str) -> str:
         mark = marks.get(key) or marks.get(key.rsplit(".", 1)[0]) or marks.get("proxy")
-        return f"{env.source}:{mark[0]}:{mark[1]}: {key}" if mark else f"{env.source}: {key}"
+        return f"{source}:{mark[0]}:{mark[1]}: {key}" if mark else f"{source}: {key}"
 
     services = model.get("services") or {}
     out: list[Problem] = []
