@@ -122,3 +122,12 @@ def test_bluegreen_facts_of_a_fresh_host():
     facts = parse_bluegreen("--gantry:bg-state\n--gantry:bg-ps-blue\n--gantry:bg-ps-green\n--gantry:bg-ps-proxy\n")
     assert (facts.live.colour, facts.next_colour, facts.proxy_running) == ("", "blue", False)
     assert facts.colour("blue").summary == "none"
+
+
+def test_bluegreen_policy_sees_the_proxy_publish_the_ports_instead_of_the_service():
+    from gantry.policy.ports import port_bindings
+
+    model = documents.as_run(MODEL, ROUTES, PROJECT, "caddy@sha256:" + "c" * 64, "/srv/p/config")
+    assert port_bindings(model["services"]["web"]) == []
+    assert [b.published for b in port_bindings(model["services"]["gantry-proxy"])] == [80]
+    assert model["services"]["db"] == MODEL["services"]["db"]

@@ -28,6 +28,7 @@ COLOURS = ("blue", "green")
 PROXY_NETWORK_KEY = "gantry-proxy"
 CONFIG_DIR = "/config"  # where the proxy container sees its config directory
 ADMIN = "localhost:2019"
+PROXY_SERVICE = "gantry-proxy"  # the proxy as the policy report names it
 
 
 def other(colour: str) -> str:
@@ -121,7 +122,9 @@ def proxy_document(project: str, image: str, config_dir: str, routes: tuple[Rout
             "volumes": [{"type": "bind", "source": config_dir, "target": CONFIG_DIR, "read_only": True}],
             "tmpfs": ["/data:mode=1777", "/tmp:mode=1777"],
             "read_only": True,
+            "user": "65534:65534",  # Docker lets a container's user bind ports below 1024 in its own netns
             "cap_drop": ["ALL"],
+            "deploy": {"resources": {"limits": {"cpus": 1.0, "memory": "268435456", "pids": 256}}},
             "security_opt": ["no-new-privileges:true"],
             "command": ["run", "--config", f"{CONFIG_DIR}/caddy.json"],
             "networks": ["net"],
@@ -186,3 +189,13 @@ def render(doc: Mapping) -> str:
 
 def render_json(doc: Mapping) -> str:
     return json.dumps(doc, sort_keys=True, indent=1) + "\n"
+
+
+def as_run(model: Mapping, routes: tuple[Route, ...], project: str, image: str, config_dir: str) -> dict:
+    """The model as a host runs it, for the policy: proxied services publish nothing, the proxy publishes
+    every route's port (so the port rules judge `publish`)."""
+    proxied = {r.service for r in routes}
+    services = {n: ({k: v for k, v in s.items() if k != "ports"} if n in proxied else s)
+                for n, s in (model.get("services") or {}).items()}
+    proxy = proxy_document(project, image, config_dir, routes)["services"]["proxy"]
+    return {**model, "services": {**services, PROXY_SERVICE: proxy}}
