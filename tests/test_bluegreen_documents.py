@@ -95,9 +95,11 @@ def test_bluegreen_commands_quote_paths_once_and_reload_through_the_admin_api():
     assert ("docker compose -p shop-prod-proxy -f '/srv/my app/shop/prod/proxy/compose.yaml' exec -T proxy caddy "
             "reload --config /config/caddy.json --address localhost:2019") in text
     assert text.index("reload") < text.index("state.json")  # the live colour is recorded only after the reload
-    up = render(commands.colour_up(PROJECT, Layout("/srv/my app/shop/prod"), "r2", "green"))
-    assert up.startswith("docker compose -p shop-prod-green --project-directory '/srv/my app/shop/prod/releases/r2' "
-                         "-f '/srv/my app/shop/prod/releases/r2/green.yaml'")
+    views = render(commands.write_views(Layout("/srv/my app/shop/prod"), "r2", {"green": "services: {}\n"}))
+    assert ("ln -sfn '/srv/my app/shop/prod/releases/r2/.env' '/srv/my app/shop/prod/views/green/releases/r2/.env'"
+            in views)
+    with pytest.raises(ValueError):
+        commands.view_layout(Layout("/srv/a/b"), "../x")
 
 
 def _row(service, state, status, release):

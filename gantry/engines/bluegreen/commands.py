@@ -1,7 +1,9 @@
 """Remote commands of the blue/green engine as data (argvs; quoted only by gantry.shell).
 
 Host layout, beside the hosts engine's (`<deploy_path>/<project>/<env>/`):
-  releases/<id>/base.yaml, blue.yaml, green.yaml   the release split (documents.py), written after upload
+  views/<view>/releases/<id>/compose.yaml   the release split (documents.py) into views base, blue and green,
+                          each with `.env` linked to the release's own: the hosts engine's commands run on a
+                          view as on any release directory (`view_layout`)
   proxy/compose.yaml      the proxy's compose project
   proxy/config/caddy.json the proxy's config (the directory is mounted read-only at /config)
   proxy/state.json        the live colour and release, written after the proxy took the switch
@@ -17,7 +19,7 @@ from gantry.engines.hosts.commands import Layout, marker, write_file_atomic
 from gantry.shell import Argv, Command, and_then, argv, or_else, quiet, sequence
 
 BASE_FILE = "base.yaml"
-UP_FLAGS = ("up", "-d", "--remove-orphans", "--no-build", "--quiet-pull", "--pull", "missing")
+UP_FLAGS = ("up", "-d", "--remove-orphans", "--no-build", "--quiet-pull")
 
 
 @dataclass(frozen=True)
@@ -47,31 +49,31 @@ class ProxyLayout:
         return f"{self.dir}/state.json"
 
 
-def colour_file(colour: str) -> str:
-    return f"{colour}.yaml"
+VIEWS = ("base", "blue", "green")
 
 
-def compose_in(project: str, layout: Layout, rid: str, file: str, *args: str) -> Argv:
-    """`docker compose` on one document of a kept release, with the release's .env."""
+def view_layout(layout: Layout, view: str) -> Layout:
+    """Where a view of the releases lives: `views/<view>/releases/<id>/` mirrors the hosts engine's layout."""
+    if view not in VIEWS:
+        raise ValueError(f"not a view: {view!r}")
+    return Layout(f"{layout.base}/views/{view}")
+
+
+def write_views(layout: Layout, rid: str, documents: Mapping[str, str]) -> Command:
+    """Write a kept release's split documents (no secret in them: values stay `${NAME}`), each in its view's
+    release directory (0700) beside a link to the release's .env."""
     rel = layout.release(rid)
-    return argv("docker", "compose", "-p", project, "--project-directory", rel, "-f", f"{rel}/{file}",
-                "--env-file", f"{rel}/.env", *args)
+    steps: list[Command] = [argv("test", "-f", f"{rel}/.env")]
+    for view, text in sorted(documents.items()):
+        target = view_layout(layout, view).release(rid)
+        steps += [argv("mkdir", "-p", "-m", "0700", target), write_file_atomic(f"{target}/compose.yaml", text),
+                  argv("ln", "-sfn", f"{rel}/.env", f"{target}/.env")]
+    return and_then(*steps)
 
 
-def write_documents(layout: Layout, rid: str, documents: Mapping[str, str]) -> Command:
-    """Write the release's split documents (no secret in them: values stay `${NAME}`) into its directory."""
-    rel = layout.release(rid)
-    return and_then(argv("test", "-d", rel), *(write_file_atomic(f"{rel}/{name}", text)
-                                               for name, text in sorted(documents.items())))
-
-
-def colour_up(project: str, layout: Layout, rid: str, colour: str) -> Argv:
-    return compose_in(colour_project(project, colour), layout, rid, colour_file(colour), *UP_FLAGS)
-
-
-def colour_stop(project: str, layout: Layout, rid: str, colour: str, timeout: int) -> Argv:
-    return compose_in(colour_project(project, colour), layout, rid, colour_file(colour), "stop", "-t",
-                      str(timeout))
+def remove_views(layout: Layout, rids: tuple[str, ...]) -> Argv:
+    """The views of pruned releases."""
+    return argv("rm", "-rf", "--", *(view_layout(layout, v).release(r) for r in rids for v in VIEWS))
 
 
 def colour_remove(project: str, colour: str, timeout: int) -> Argv:
