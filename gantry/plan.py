@@ -1,8 +1,9 @@
-"""Release + what is live on each host -> Plan. Pure: the executor reads the hosts, this decides.
+"""Release + what is live on each host -> Plan: the one value `inv plan` prints and `inv deploy` executes.
 
-Per host: a unified diff of the rendered compose file, images that change, services that will be
-added, removed or recreated, and secret keys added, removed or changed (by name and short hash,
-never the value); and the batches in rollout order.
+Per host: what changes (a unified diff of the rendered compose file, images, services added, removed or
+recreated, secret keys added, removed or changed, by name and short hash, never the value) and the steps
+that make the change, each with its undo; and the batches in rollout order. Pure: the engine reads the
+hosts and supplies the steps (`StepBuilder`), this decides; gantry.run executes.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import yaml
@@ -29,6 +30,28 @@ class LiveRelease:
     compose_yaml: str = ""
     manifest_json: str = ""
     not_healthy: str = ""  # why the live containers are not all running and healthy ('' when they are)
+    releases: tuple[str, ...] = ()  # the release ids the host keeps
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing an engine does on one host. `undo` returns the host to what it ran before once this step
+    has started (the runner runs the failing step's undo; the fleet rule, the last step's)."""
+
+    kind: str  # the engine's own word: upload, ship, up, wait, switch, stop, ...
+    release: str
+    undo: tuple[Step, ...] = ()
+    pinned: bool = False  # bring the release up with the image digests recorded when it first went live
+    restoring: bool = False  # part of an undo: labelled rollback:, never cut short by Ctrl-C
+    failing_only: bool = False  # stop: only the service that failed (all of the release's when none is named)
+
+    def describe(self) -> str:
+        extra = " (pinned digests)" if self.pinned else " (the failing service)" if self.failing_only else ""
+        return f"{self.kind} {self.release}{extra}"
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "release": self.release, "pinned": self.pinned, "restoring": self.restoring,
+                "failing_only": self.failing_only, "undo": [u.to_dict() for u in self.undo]}
 
 
 @dataclass(frozen=True)
@@ -42,7 +65,7 @@ class ImageChange:
 class HostPlan:
     host: str
     current: str
-    action: str  # first-deploy | deploy | repair (same content, containers not healthy) | unchanged
+    action: str  # first-deploy | deploy | repair (same content, containers not healthy) | unchanged | rollback
     diff: str = ""
     images: tuple[ImageChange, ...] = ()
     added: tuple[str, ...] = ()
@@ -51,10 +74,18 @@ class HostPlan:
     secrets_added: tuple[str, ...] = ()
     secrets_removed: tuple[str, ...] = ()
     secrets_changed: tuple[str, ...] = ()
+    target: str = ""  # the release the host runs once the steps are done
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def restores(self) -> str:
+        """The release an undo returns this host to ('' when there is none: a first deploy, a repair)."""
+        return self.current if self.current and self.current != self.target else ""
 
     def to_dict(self) -> dict:
         return {
-            "host": self.host, "current": self.current, "action": self.action, "diff": self.diff,
+            "host": self.host, "current": self.current, "action": self.action, "target": self.target,
+            "steps": [s.to_dict() for s in self.steps], "diff": self.diff,
             "images": [vars(i) for i in self.images], "services": {
                 "added": list(self.added), "removed": list(self.removed), "recreated": list(self.recreated)},
             "secrets": {"added": list(self.secrets_added), "removed": list(self.secrets_removed),
@@ -67,6 +98,11 @@ class Plan:
     release: str
     batches: tuple[tuple[str, ...], ...]
     hosts: tuple[HostPlan, ...] = field(default_factory=tuple)
+    action: str = "deploy"  # deploy | rollback
+    fleet: bool = True  # rollout.rollback: fleet -- a failed batch returns every host this run moved
+
+    def host(self, name: str) -> HostPlan:
+        return next(h for h in self.hosts if h.host == name)
 
     @property
     def changes(self) -> bool:
@@ -77,7 +113,8 @@ class Plan:
         return EXIT_CHANGES if self.changes else EXIT_NO_CHANGES
 
     def to_dict(self) -> dict:
-        return {"release": self.release, "changes": self.changes, "batches": [list(b) for b in self.batches],
+        return {"action": self.action, "release": self.release, "changes": self.changes, "fleet": self.fleet,
+                "batches": [list(b) for b in self.batches],
                 "hosts": [h.to_dict() for h in self.hosts],
                 "groups": [list(hosts) for hosts, _ in group_hosts(self)]}
 
@@ -108,7 +145,8 @@ def plan_host(host: str, release: Release, live: LiveRelease) -> HostPlan:
     old_manifest = _manifest(live.manifest_json)
     if live.id and old_manifest.get("content_hash") == new_hash:
         # Same content: `deploy` still brings up what is not running and healthy there, and so says the plan.
-        return HostPlan(host, live.id, "repair" if live.not_healthy else "unchanged", diff=live.not_healthy)
+        return HostPlan(host, live.id, "repair" if live.not_healthy else "unchanged", diff=live.not_healthy,
+                        target=live.id)
     old_svcs, new_svcs = _services(live.compose_yaml), _services(release.compose_yaml)
     diff = "".join(difflib.unified_diff(
         live.compose_yaml.splitlines(keepends=True), release.compose_yaml.splitlines(keepends=True),
@@ -134,6 +172,7 @@ def plan_host(host: str, release: Release, live: LiveRelease) -> HostPlan:
         secrets_added=tuple(sorted(set(new_secrets) - set(old_secrets))),
         secrets_removed=tuple(sorted(set(old_secrets) - set(new_secrets))),
         secrets_changed=changed_secrets,
+        target=release.id,
     )
 
 
@@ -142,9 +181,33 @@ def _uses_any(service: object, names: Sequence[str]) -> bool:
     return any(f"${{{n}}}" in text for n in names)
 
 
-def make_plan(release: Release, live: Mapping[str, LiveRelease], hosts: Sequence[str], batch_size: int) -> Plan:
-    return Plan(release.id, batches(hosts, batch_size),
-                tuple(plan_host(h, release, live.get(h, LiveRelease())) for h in hosts))
+# The engine's steps for one host: (the host's plan without steps, the release, what the host runs) -> steps
+StepBuilder = Callable[[HostPlan, Release, LiveRelease], tuple[Step, ...]]
+RollbackBuilder = Callable[[HostPlan, LiveRelease], tuple[Step, ...]]
+
+
+def make_plan(release: Release, live: Mapping[str, LiveRelease], hosts: Sequence[str], batch_size: int = 0, *,
+              steps: StepBuilder | None = None, fleet: bool = True) -> Plan:
+    """The deploy of `release` to `hosts`, given what each runs; `steps` is the engine's (none: changes only)."""
+    plans = []
+    for h in hosts:
+        seen = live.get(h, LiveRelease())
+        hp = plan_host(h, release, seen)
+        plans.append(replace(hp, steps=steps(hp, release, seen)) if steps else hp)
+    return Plan(release.id, batches(hosts, batch_size), tuple(plans), fleet=fleet)
+
+
+def make_rollback_plan(targets: Mapping[str, str], live: Mapping[str, LiveRelease], hosts: Sequence[str], *,
+                       steps: RollbackBuilder, fleet: bool = True) -> Plan:
+    """Every host back to its target release (all at once: a rollback restores service, it is not rolled out)."""
+    plans = []
+    for h in hosts:
+        seen = live.get(h, LiveRelease())
+        hp = HostPlan(h, seen.id, "rollback", target=targets[h])
+        plans.append(replace(hp, steps=steps(hp, seen)))
+    rids = set(targets.values())
+    return Plan(rids.pop() if len(rids) == 1 else "previous", (tuple(hosts),), tuple(plans), action="rollback",
+                fleet=fleet)
 
 
 def host_ranges(hosts: Sequence[str]) -> str:
@@ -199,6 +262,11 @@ def render_plan(plan: Plan, *, fingerprints: Mapping[str, str] | None = None, pe
             continue
         if h.action == "repair":
             lines.append(f"  the live release is brought up again: {h.diff}")
+            lines += _render_steps(h)
+            continue
+        if h.action == "rollback":
+            lines.append(f"  back to {h.target}" + ("  (already live: re-activated)" if h.current == h.target else ""))
+            lines += _render_steps(h)
             continue
         for label, names in (("services added", h.added), ("services removed", h.removed),
                              ("services recreated", h.recreated)):
@@ -211,9 +279,23 @@ def render_plan(plan: Plan, *, fingerprints: Mapping[str, str] | None = None, pe
                              ("secrets changed", h.secrets_changed)):
             if names:
                 lines.append(f"  {label}: " + ", ".join(f"{n} ({fp[n]})" if n in fp else n for n in names))
+        lines += _render_steps(h)
         if h.diff:
             lines.append("  compose.yaml diff:")
             lines += [f"    {line}" for line in h.diff.rstrip("\n").splitlines()]
-    lines.append("\nrollout: " + " then ".join("[" + ", ".join(b) + "]" for b in plan.batches))
+    lines.append("\nrollout: " + " then ".join("[" + ", ".join(b) + "]" for b in plan.batches)
+                 + ("; a failed batch returns every host moved" if plan.fleet and len(plan.batches) > 1 else ""))
     lines.append("changes: yes" if plan.changes else "changes: none")
     return "\n".join(lines)
+
+
+def _render_steps(h: HostPlan) -> list[str]:
+    """The steps for people, with what undoes them: `up 2026... -> wait ... (on failure: up r1 (pinned), ...)`."""
+    if not h.steps:
+        return []
+    lines = ["  steps: " + " -> ".join(s.describe() for s in h.steps)]
+    undos = list(dict.fromkeys(s.undo for s in h.steps if s.undo))
+    for undo in undos:
+        after = next(s for s in h.steps if s.undo == undo)
+        lines.append(f"    from {after.kind} on, undo: " + " -> ".join(u.describe() for u in undo))
+    return lines

@@ -50,8 +50,6 @@ ALLOWED: dict[str, set[str]] = {
 LEAVING: set[tuple[str, str]] = {
     ("health", "engines.hosts"),
     ("policy", "engines.hosts"),
-    ("deploy", "*"),
-    ("rollback", "*"),
 }
 PURE = {"errors", "yamlio", "shell", "compose", "config", "policy", "release", "prepare", "health", "plan", "audit",
         "engines", "init"}

@@ -14,8 +14,8 @@ from pathlib import Path
 from invoke import Exit
 
 from gantry import config, output
-from gantry.deploy import RunContext
 from gantry.errors import EXIT_USAGE, GantryError, ProblemList, UsageError
+from gantry.run.state import RunContext
 
 
 def root_of(c) -> Path:

@@ -256,8 +256,8 @@ def shell(c, env=None, service=None, host=None, command="sh"):
     .env on the host, never from a command line). The exit code is the shell's.
     """
     from gantry.cli.base import load_env
-    from gantry.deploy import targets_for
     from gantry.engines.hosts import commands
+    from gantry.engines.hosts.engine import targets_for
     from gantry.engines.hosts.facts import parse_facts
     from gantry.errors import UsageError
     from gantry.remote.executor import HostConnection

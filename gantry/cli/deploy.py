@@ -10,7 +10,6 @@ from invoke import task
 
 from gantry import output, prepare, yamlio
 from gantry.cli import day2 as cli_day2
-from gantry.cli import ops as cli_ops
 from gantry.cli.base import (
     confirm,
     fail,
@@ -26,10 +25,11 @@ from gantry.cli.base import (
     user_errors,
     who,
 )
-from gantry.deploy import Driver, targets_for
+from gantry.engines import engine_for
 from gantry.errors import EXIT_INVALID, ProblemList, UsageError
 from gantry.health import service_specs
 from gantry.init import placeholder_hosts
+from gantry.run import Runner
 
 RELEASE_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{10}\Z")
 LEVELS = ("prod", "lab", "dev", "local")
@@ -41,12 +41,25 @@ LEVELS = ("prod", "lab", "dev", "local")
 # -- remote tasks -----------------------------------------------------------------------------------
 
 
+def plan_of(environment, rel, specs, redact, console: output.Console | None = None):
+    """Read what is live on every host (nothing changes, no lock) and plan the release against it: the same
+    function and the same reads a deploy plans with."""
+    console = console or output.Console(quiet=True)
+    runner = Runner(run_context(environment, console, redact), engine_for(environment.engine, environment),
+                    action="plan")
+    try:
+        runner.observe_all()
+        return runner.plan_deploy(rel, specs)
+    finally:
+        runner.close()
+
+
 def _prepared_release(c, env):
     """Validate and policy-check an environment, then build its release (offline)."""
     environment = load_env(c, env)
     if placeholder_hosts(environment):
         raise ProblemList(placeholder_hosts(environment))
-    targets_for(environment)
+    engine_for(environment.engine, environment).check_ready()  # hosts to go to, before the secrets are read
     prep = prepare.prepare(environment, raw=True)
     if prep.problems or prep.secret_problems:
         raise ProblemList(list(prep.problems + prep.secret_problems))
@@ -72,7 +85,8 @@ def plan(c, env=None, json=False, per_host=False):
     from gantry.plan import render_plan
 
     environment, prep, rel, _ = _prepared_release(c, env)
-    result = cli_ops.plan_for(environment, rel)
+    redact = output.make_redactor(prep.secrets.values.values())
+    result = plan_of(environment, rel, service_specs(prep.model.data), redact)
     if json:
         output.print_json(result.to_dict())
     else:
@@ -102,12 +116,13 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
     scan_images(environment, sorted({i for i in rel.manifest.get("images", {}).values() if i}), console)
     console.say(f"deploying {rel.id} to {environment.name} ({len(environment.hosts)} hosts)")
     judge = prepare.image_judge(prep, report, today=today())
-    driver = Driver(run_context(environment, console, redact, judge), action="deploy", lock_wait=wait)
+    driver = Runner(run_context(environment, console, redact, judge), engine_for(environment.engine, environment),
+                    action="deploy", lock_wait=wait)
     if driver.ctx.ship_images:  # images.transfer: ssh: every image must be on the deploying side before a lock
         driver.ctx.ship_images.wanted(sorted({i for i in rel.manifest.get("images", {}).values() if i}))
     result = cli_day2.run_notified(lambda: driver.deploy(rel, service_specs(prep.model.data)), environment,
                                    dict(prep.secrets.values), "deploy", rel.id, console, redact)
-    hook_env["GANTRY_OUTCOME"] = result.outcome
+    hook_env["GANTRY_OUTCOME"] = str(result.outcome)
     run_hooks(environment, "post_deploy" if result.exit_code == 0 else "on_failure", hook_env, console)
     finish_run(result, console, json)
 
@@ -129,7 +144,8 @@ def rollback(c, env=None, to=None, yes=False, dry_run=False, json=False, quiet=F
     # Secrets are not needed to roll back, but when they are at hand, any that a host echoes are masked.
     secrets, _ = prepare.read_secrets(environment, os.environ)
     redact = output.make_redactor(secrets.values.values())
-    driver = Driver(run_context(environment, console, redact), action="rollback", lock_wait=wait)
+    driver = Runner(run_context(environment, console, redact), engine_for(environment.engine, environment),
+                    action="rollback", lock_wait=wait)
     if dry_run:
         print(driver.rollback(to, dry_run=True))
         return

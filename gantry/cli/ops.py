@@ -10,8 +10,8 @@ from invoke import Collection, task
 
 from gantry import audit, output, yamlio
 from gantry.cli.base import confirm, flag_number, load_env, root_of, user_errors
-from gantry.deploy import targets_for
 from gantry.engines.hosts import commands
+from gantry.engines.hosts.engine import targets_for
 from gantry.engines.hosts.facts import parse_audit, parse_facts, split_sections
 from gantry.engines.hosts.session import lock_holder
 from gantry.errors import GantryError, UsageError
@@ -95,30 +95,6 @@ def status(c, env=None, json=False):
     for note in notes:
         print(f"warning: {note}", file=sys.stderr)
     _raise_first(outcomes)
-
-
-def plan_for(environment, rel, console: output.Console | None = None):
-    """Read what is live on every host (nothing changes) and plan the release against it."""
-    from gantry.engines.hosts.facts import split_sections
-    from gantry.health import Healthy, service_specs, settled_verdict
-    from gantry.plan import LiveRelease, make_plan
-
-    specs = service_specs(yamlio.load_documents(rel.compose_yaml, "compose.yaml")[0].data or {})
-
-    def read(conn, layout):
-        out = conn.run(commands.read_live(layout, environment.compose_project), step="plan", check=False).stdout
-        facts = parse_facts(out)
-        s = split_sections(out)
-        # the judgement `deploy` makes of a host whose live release has this content
-        seen = settled_verdict(facts.containers, specs)
-        return LiveRelease(facts.current, "".join(f"{x}\n" for x in s.get("live-compose", [])),
-                           "\n".join(s.get("live-manifest", [])),
-                           "" if isinstance(seen, Healthy) else getattr(seen, "reason", "not healthy"))
-
-    outcomes = _each_host(environment, read, console)
-    _raise_first(outcomes)
-    return make_plan(rel, {o.host: o.value for o in outcomes}, [o.host for o in outcomes],
-                     environment.rollout.batch_size)
 
 
 @task(help={"env": "environment name", "json": "print a JSON document on stdout"})

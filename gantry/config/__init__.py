@@ -147,8 +147,9 @@ class Environment:
     hooks: HooksConfig = field(default_factory=HooksConfig)
     notify: list[NotifyConfig] = field(default_factory=list)
     images: ImagesConfig = field(default_factory=ImagesConfig)
-    proxy: dict[str, ProxyService] = field(default_factory=dict)  # blue/green: service -> proxy settings
-    proxy_image: str = ""  # the proxy's image, pinned by digest (repo:tag@sha256:...)
+    engine: str = "hosts"  # how releases run: a folder of gantry/engines/ (hosts: compose over SSH)
+    proxy: dict[str, ProxyService] = field(default_factory=dict)  # engine bluegreen: service -> proxy settings
+    proxy_image: str = ""  # engine bluegreen: the proxy's image, pinned by digest (repo:tag@sha256:...)
     # Filled in by the loader, not read from YAML:
     name: str = field(default="", metadata={"internal": True})
     root: str = field(default="", metadata={"internal": True})

@@ -40,6 +40,9 @@ def check_values(env, source: str) -> list[Problem]:
     if env.images.transfer not in ("registry", "ssh"):
         out.append(Problem(f"{source}: images.transfer", f"unknown transfer '{env.images.transfer}'",
                            "use registry (hosts pull) or ssh (docker save | ssh docker load)"))
+    if not engine_exists(env.engine):
+        out.append(Problem(f"{source}: engine", f"unknown engine {yamlio.excerpt(env.engine)}",
+                           "use hosts (compose over SSH), or the name of a folder of gantry/engines/"))
     if env.keep_releases < 2:
         out.append(Problem(f"{source}: keep_releases", "must be at least 2",
                            "the current and the previous release are always kept"))
@@ -82,3 +85,10 @@ def _range_problems(env):
         if math.isnan(value) or not (0 <= value <= MAX_SECONDS) or (value == 0 and not zero_ok):
             low = "0" if zero_ok else "more than 0"
             yield key, f"must be a number of seconds from {low} to {MAX_SECONDS:.0f}, got {value}", "e.g. 10"
+
+
+def engine_exists(name: str) -> bool:
+    """An engine is a package gantry.engines.<name> (found, not imported: config stays below the engines)."""
+    import importlib.util
+
+    return name.isidentifier() and importlib.util.find_spec(f"gantry.engines.{name}") is not None

@@ -116,7 +116,8 @@ def facts_and_lock(layout: Layout, project: str, info_json: str, *, preflight: b
     checks: tuple[Command, ...] = (host_preflight(layout),) if preflight else ()
     if preflight and images:
         checks += (marker("image-config"), quiet(image_config(images)), marker("image-config-end"))
-    return sequence(facts(layout, project), *checks, or_else(acquire_lock(layout, info_json), marker("lock-busy")))
+    return sequence(read_live(layout, project), *checks,
+                    or_else(acquire_lock(layout, info_json), marker("lock-busy")))
 
 
 def release_lock(layout: Layout) -> Argv:

@@ -40,16 +40,20 @@ from gantry.engines.hosts.facts import (
 from gantry.errors import HostError
 from gantry.health import (
     Failed,
+    Healthy,
     ServiceSpec,
     Verdict,
     deadline_for,
     service_specs,
+    settled_verdict,
     verdict,
     wait_healthy,
 )
+from gantry.plan import LiveRelease, Step
 from gantry.release import Release, render_manifest
 
 if TYPE_CHECKING:  # Fabric and paramiko load with the first connection, not with this module
+    from gantry.engines import Work
     from gantry.remote.executor import HostConnection, Result
 
 StepReport = Callable[[str, str, str, float, str], None]  # host, step, status(start|ok|fail), secs, detail
@@ -84,12 +88,16 @@ class HostSession:
     timings: dict[str, float] = field(default_factory=dict)
     # (step, start, end) in time.monotonic() seconds: every step and the polls that matter, for the timeline
     spans: list[tuple[str, float, float]] = field(default_factory=list)
+    # images.transfer: ssh: sends the images this host lacks (gantry.remote.transfer.Shipper), else None
+    ship: Callable[[object, Sequence[str]], list[str]] | None = None
+    live_compose: str = ""  # the live release's compose.yaml and manifest, as last observed
+    live_manifest: str = ""
 
     @property
     def host(self) -> str:
         return self.conn.target.label
 
-    phase: str = ""  # "" while rolling forward, "rollback" while returning to an earlier release
+    phase: str = ""  # set by execute() from the step: "rollback" while a step restores an earlier release
 
     def _label(self, name: str) -> str:
         return f"{self.phase}:{name}" if self.phase else name
@@ -122,7 +130,8 @@ class HostSession:
 
     def observe(self) -> HostFacts:
         def run() -> HostFacts:
-            out = self.conn.run(commands.facts(self.layout, self.project), step="facts", check=False)
+            out = self.conn.run(commands.read_live(self.layout, self.project), step="facts", check=False)
+            self._keep_live(out.stdout)
             return parse_facts(out.stdout)
 
         self.facts = self.step("facts", run)
@@ -137,6 +146,7 @@ class HostSession:
         def run() -> HostFacts:
             while True:
                 out = self.conn.run(cmd, step="lock", check=False)
+                self._keep_live(out.stdout)
                 facts = parse_facts(out.stdout)
                 if f"{commands.MARK}preflight-end" in out.stdout:
                     self.preflight = parse_preflight(out.stdout)
@@ -149,8 +159,56 @@ class HostSession:
         self.facts = self.step("lock", run)
         return self.facts
 
+    def _keep_live(self, text: str) -> None:
+        sections = split_sections(text)
+        self.live_compose = "".join(f"{line}\n" for line in sections.get("live-compose", []))
+        self.live_manifest = "\n".join(sections.get("live-manifest", []))
+
+    def live(self, specs: tuple[ServiceSpec, ...]) -> LiveRelease:
+        """What the host runs, for the plan, as last observed; judged healthy the way a deploy judges it."""
+        seen = settled_verdict(self.facts.containers, specs)
+        return LiveRelease(self.facts.current, self.live_compose if self.facts.current else "",
+                           self.live_manifest if self.facts.current else "",
+                           "" if isinstance(seen, Healthy) else getattr(seen, "reason", "not healthy"),
+                           self.facts.releases)
+
     def unlock(self) -> None:
         self.conn.run(commands.release_lock(self.layout), step="unlock")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def lock_holder(self, now: datetime.datetime) -> str:
+        return lock_holder(self.facts.lock, now)
+
+    # -- the plan's steps --------------------------------------------------------------------------
+
+    def execute(self, step: Step, work: Work) -> Verdict | None:
+        """Do one step of the plan (see gantry/engines/hosts/steps.py): a Failed verdict, or raise HostError."""
+        self.phase = "rollback" if step.restoring else ""
+        rid = step.release
+        if step.kind == "upload":
+            self.upload(work.release)
+        elif step.kind == "ship":
+            ship = self.ship
+            self.step("ship", lambda: ship(self.conn, work.images))
+        elif step.kind == "up":
+            if step.pinned:
+                specs, pins = self.read_release(rid)
+                self.bring_up(rid, pins=pins, specs=specs)
+            else:
+                self.bring_up(rid, images=work.images, specs=work.specs)
+        elif step.kind == "wait":
+            specs = self.read_release(rid)[0] if step.pinned else work.specs
+            return self.wait(specs)
+        elif step.kind == "switch":
+            forward = work.release is not None and rid == work.release.id and not step.restoring
+            self.switch(rid, work.release.manifest if forward else None)
+        elif step.kind == "stop":
+            self.stop_services(rid, (work.failing,) if step.failing_only and work.failing else ())
+        else:
+            raise HostError(self.host, step.kind, f"the hosts engine has no step {step.kind!r}")
+        return None
 
     # -- change ----------------------------------------------------------------------------------
 
@@ -290,9 +348,9 @@ class HostSession:
             lines += [f"  {line}" for line in text.splitlines()[-15:]]
         return self.redact("\n".join(lines))
 
-    def finish(self, rid: str | None, prune: tuple[str, ...], audit_json: str) -> None:
+    def finish(self, prune: tuple[str, ...], audit_json: str) -> None:
         self.phase = ""
-        self.step("finish", lambda: self.conn.run(commands.finish(self.layout, rid, prune, audit_json),
+        self.step("finish", lambda: self.conn.run(commands.finish(self.layout, None, prune, audit_json),
                                                   step="finish"))
 
 

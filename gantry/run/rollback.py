@@ -3,20 +3,18 @@
 Order: observe (and, unless a dry run, lock) every host; pick each host's target (`--to`, or the release
 that was live before the current one, from the host's audit trail); hosts that disagree stop the run.
 Then verify the target on every host (files present, hashes matching its manifest) before any host
-changes. Only then re-activate it everywhere; a host that fails goes back to what it ran, and with
+changes. Only then execute the rollback plan (gantry.run); a host that fails goes back to what it ran, and with
 `rollout.rollback: fleet` so do the hosts already switched.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from gantry.errors import GantryError, UsageError
-from gantry.health import Failed
+from gantry.plan import Plan, make_rollback_plan, render_plan
 from gantry.release import rollback_target
-from gantry.remote.executor import close_all
 
 
 @dataclass(frozen=True)
@@ -47,11 +45,11 @@ def choose_targets(runs, to: str | None, env_name: str, audit_of: Callable) -> d
     return steps
 
 
-def verify_targets(driver, steps: dict[str, RollbackStep]) -> None:
+def verify_targets(runner, steps: dict[str, RollbackStep]) -> None:
     """Check the target release on every host before changing any; raise naming each host and file."""
-    checks = driver._fan(driver.runs, lambda run: run.session.verify(steps[run.host].target), reraise=True)
+    checks = runner.fan(runner.runs, lambda run: run.session.verify(steps[run.host].target), reraise=True)
     problems = []
-    for run, check in zip(driver.runs, checks):
+    for run, check in zip(runner.runs, checks):
         if isinstance(check, GantryError):
             problems.append(f"  {run.host}: {check.what}")
             continue
@@ -60,7 +58,7 @@ def verify_targets(driver, steps: dict[str, RollbackStep]) -> None:
     if problems:
         raise GantryError("rollback", "the target release is not complete on every host; nothing was changed:\n"
                           + "\n".join(problems),
-                          f"pick another kept release with --to ID (see: inv releases --env {driver.ctx.env.name}), "
+                          f"pick another kept release with --to ID (see: inv releases --env {runner.ctx.env.name}), "
                           "or deploy the version again")
 
 
@@ -70,57 +68,36 @@ def describe(steps: dict[str, RollbackStep]) -> str:
                      for s in steps.values())
 
 
-def dry_run(driver, to: str | None) -> str:
+def _plan(runner, to: str | None) -> Plan:
+    """Choose and verify every host's target, then the rollback plan (the engine's steps)."""
+    steps = choose_targets(runner.runs, to, runner.ctx.env.name, lambda run: run.session.read_audit())
+    verify_targets(runner, steps)
+    live = {r.host: r.session.live(()) for r in runner.runs}
+    return make_rollback_plan({h: s.target for h, s in steps.items()}, live, [r.host for r in runner.runs],
+                              steps=runner.engine.rollback_steps, fleet=runner.ctx.env.rollout.rollback == "fleet")
+
+
+def dry_run(runner, to: str | None) -> str:
     """What a rollback would change on each host, after the same checks; changes nothing, takes no lock."""
     try:
-        driver._stop_on(driver._on_every_host(lambda run: (run.session.connect(), run.session.observe())))
-        steps = choose_targets(driver.runs, to, driver.ctx.env.name, lambda run: run.session.read_audit())
-        verify_targets(driver, steps)
-        return f"rollback of {driver.ctx.env.name} would change (nothing changed):\n{describe(steps)}"
+        runner.observe_all()
+        plan = _plan(runner, to)
+        steps = {h.host: RollbackStep(h.host, h.current, h.target) for h in plan.hosts}
+        return (f"rollback of {runner.ctx.env.name} would change (nothing changed):\n{describe(steps)}\n\n"
+                + render_plan(plan))
     finally:
-        close_all(r.session.conn for r in driver.runs)
+        runner.close()
 
 
-def run(driver, to: str | None):
-    """Lock every host, choose and verify the targets, then re-activate them (fleet rule on failure)."""
-    driver.lock_all(to or "previous")
+def run(runner, to: str | None):
+    """Lock every host, choose and verify the targets, then execute the rollback plan (fleet rule on failure)."""
+    runner.lock_all(to or "previous")
     try:
-        steps = choose_targets(driver.runs, to, driver.ctx.env.name, lambda r: r.session.read_audit())
-        verify_targets(driver, steps)
-        driver.ctx.warn(f"rolling back:\n{describe(steps)}")
-
-        def back(run) -> None:
-            s = run.session
-            run.target = steps[run.host].target
-            run.touched = True
-            verdict = driver._activate(run, run.target)
-            if isinstance(verdict, Failed):
-                run.outcome, run.error, run.failing_service = "failed", verdict.reason, verdict.service
-                run.diagnostics = s.diagnose(verdict)
-                driver._recover(run)
-                return
-            s.switch(run.target)
-            run.outcome, run.ended = "deployed", time.monotonic()
-
-        try:
-            for r, res in zip(driver.runs, driver._fan(driver.runs, back)):
-                if isinstance(res, GantryError):
-                    r.outcome, r.error = "failed", res.what
-                    driver._recover(r)
-        except KeyboardInterrupt:
-            driver.cancel.set()
-        if any(r.outcome != "deployed" for r in driver.runs) and driver.ctx.env.rollout.rollback == "fleet":
-            driver._fleet_rollback()
-        label = to or "previous"
-
-        def finish(r) -> None:
-            r.session.finish(None, (), driver._record("rollback", r, r.target or label).to_json())
-            driver.locked.remove(r)
-
-        driver._fan(driver.locked[:], finish, reraise=False)
-        driver.warn_slow_stops()
-    finally:
-        driver.unlock_all()
-        close_all(r.session.conn for r in driver.runs)
-    live = {s.target for s in steps.values()}
-    return driver._result(live.pop() if len(live) == 1 else label)
+        runner.plan = _plan(runner, to)
+    except BaseException:
+        runner.unlock_all()
+        runner.close()
+        raise
+    runner.ctx.warn("rolling back:\n" + describe({h.host: RollbackStep(h.host, h.current, h.target)
+                                                  for h in runner.plan.hosts}))
+    return runner.execute("rollback", to or "previous")
