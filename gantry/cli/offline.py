@@ -21,6 +21,7 @@ from gantry.cli.base import (
     who,
 )
 from gantry.cli.compose_config import read_user_file
+from gantry.engines.bluegreen.settings import engine_problems
 from gantry.errors import EXIT_INVALID, GantryError, ProblemList, UsageError
 from gantry.init import placeholder_hosts
 from gantry.notify import notify_problems
@@ -61,6 +62,7 @@ def validate(c, env=None):
     problems = [str(p) for p in placeholder_hosts(environment)]
     problems += [str(p) for p in prep.problems + prep.secret_problems]
     problems += [str(p) for p in notify_problems(environment, prep.secrets.declared)]
+    problems += [str(p) for p in engine_problems(environment, prep.model.data)]
     missing = config.inventory_problem(environment)
     if missing and environment.inventory != config.LAB_INVENTORY:
         problems.append(str(missing))

@@ -57,12 +57,18 @@ def status(c, env=None, json=False):
     environment = load_env(c, env)
     project = environment.compose_project
 
+    bluegreen = environment.engine == "bluegreen"
+
     def facts(conn, layout):
         cmd = commands.sequence(commands.facts(layout, project), commands.release_files(layout))
+        if bluegreen:  # the live colour and the proxy (engine bluegreen)
+            from gantry.engines.bluegreen import commands as bg_commands
+
+            cmd = commands.sequence(cmd, bg_commands.facts(project, bg_commands.ProxyLayout(layout)))
         out = conn.run(cmd, step="status", check=False).stdout
         found = parse_facts(out)
         return found, commands.damaged_releases(split_sections(out).get("release-files", []), layout,
-                                                found.releases)
+                                                found.releases), out
 
     outcomes = _each_host(environment, facts)
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -75,7 +81,7 @@ def status(c, env=None, json=False):
             doc["hosts"].append({"host": o.host, "error": str(o.error)})
             rows.append((o.host, "-", "unreachable", "-", "-"))
             continue
-        f, damaged = o.value
+        f, damaged, out = o.value
         for rid, missing in damaged.items():
             notes.append(f"{o.host}: release {rid} is damaged: missing {', '.join(missing)} "
                          f"(a rollback to it would fail; deploy again, or remove it)")
@@ -87,7 +93,14 @@ def status(c, env=None, json=False):
                              "containers": containers, "lock": lock, "damaged": damaged})
         health = ", ".join(f"{x.service}:{x.health or x.state}" for x in f.containers) or "no containers"
         urls = " ".join(u for c in containers for u in c["urls"]) or "-"
-        rows.append((o.host, f.current or "(none)", health, urls, lock or "-"))
+        live = f.current or "(none)"
+        if bluegreen:
+            extra = _colours(out, addresses[o.host], environment)
+            doc["hosts"][-1].update(extra)
+            live += f" ({extra['colour'] or 'no colour live'})"
+            health += "; " + ", ".join(f"{c}: {s}" for c, s in extra["colours"].items())
+            urls = extra["proxy"] or "proxy not running"
+        rows.append((o.host, live, health, urls, lock or "-"))
     if json:
         output.print_json(doc)
     else:
@@ -95,6 +108,13 @@ def status(c, env=None, json=False):
     for note in notes:
         print(f"warning: {note}", file=sys.stderr)
     _raise_first(outcomes)
+
+
+def _colours(out: str, address: str, environment) -> dict:
+    from gantry.engines.bluegreen.facts import parse_bluegreen, status_of
+    from gantry.engines.bluegreen.settings import routes
+
+    return status_of(parse_bluegreen(out), address, routes(environment))
 
 
 @task(help={"env": "environment name", "json": "print a JSON document on stdout"})

@@ -80,3 +80,15 @@ def parse_bluegreen(text: str) -> BlueGreenFacts:
         colours[colour] = ColourFacts(colour, containers, releases)
     proxy, _ = _rows(sections.get("bg-ps-proxy", []))
     return BlueGreenFacts(parse_state("\n".join(sections.get("bg-state", []))), colours, proxy)
+
+
+def proxy_urls(address: str, routes) -> list[str]:
+    """Where a host's proxy answers, one URL per route (its host name, else the host's address)."""
+    return [f"http://{r.host or address}:{r.publish}/" + (f" (via {address})" if r.host else "") for r in routes]
+
+
+def status_of(bg: BlueGreenFacts, address: str, routes) -> dict:
+    """A host's colours for `inv status`: the live colour, each colour's state, where the proxy answers."""
+    return {"colour": bg.live.colour, "colours": {c: bg.colour(c).summary for c in COLOURS},
+            "proxy": " ".join(proxy_urls(address, routes)) if bg.proxy_running else "",
+            "proxy_running": bg.proxy_running}

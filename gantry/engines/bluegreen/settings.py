@@ -12,6 +12,7 @@ import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from gantry import yamlio
 from gantry.config import Environment, ProxyService, _string_marks, parse_yaml
@@ -148,3 +149,16 @@ def _publish_clashes(env: Environment, services: Mapping, at) -> list[Problem]:
     return [Problem(at(f"proxy.{name}.publish"), f"port {p.publish} is already published by service "
                     f"{published[p.publish]}", "use another publish: port")
             for name, p in sorted(env.proxy.items()) if p.publish in published]
+
+
+def engine_problems(env: Environment, model: Mapping) -> list[Problem]:
+    """The proxy's problems for `inv validate` and a deploy: `proxy:` without engine bluegreen, or its values."""
+    if env.engine != "bluegreen":
+        return [Problem(f"{env.source}: proxy", "proxy: is read only by engine: bluegreen",
+                        "add engine: bluegreen, or remove proxy:")] if env.proxy else []
+    if not env.proxy:
+        return [Problem(f"{env.source}: engine", "engine: bluegreen needs at least one service under proxy:",
+                        "e.g. proxy: {web: {port: 8080, publish: 80}}")]
+    path = Path(env.root) / env.source
+    text = path.read_text() if env.root and path.is_file() else ""
+    return check_proxy(env, model, text)
