@@ -3,6 +3,7 @@ at most, bounded in time. It counts failed requests and the order in which the a
 
 from __future__ import annotations
 
+import http.client
 import threading
 import time
 import urllib.error
@@ -55,7 +56,7 @@ class RequestLoop:
                     tally.add(answer.read().decode(errors="replace").strip())
             except urllib.error.HTTPError as exc:
                 tally.add(None, f"HTTP {exc.code}")
-            except OSError as exc:
+            except (OSError, http.client.HTTPException) as exc:  # refused, reset, cut short mid-answer
                 tally.add(None, type(getattr(exc, "reason", exc)).__name__)
             time.sleep(PAUSE)
 

@@ -26,6 +26,7 @@ from gantry.cli.base import (
     who,
 )
 from gantry.engines import engine_for
+from gantry.engines.bluegreen.policy import as_checked
 from gantry.engines.bluegreen.settings import engine_problems
 from gantry.errors import EXIT_INVALID, ProblemList, UsageError
 from gantry.health import service_specs
@@ -65,7 +66,7 @@ def _prepared_release(c, env):
     problems = list(prep.problems + prep.secret_problems) + engine_problems(environment, prep.model.data)
     if problems:
         raise ProblemList(problems)
-    report = prepare.check(prep, today=today())
+    report = prepare.check(as_checked(prep), today=today())
     if report.blocking:
         from gantry.policy import render_text
 

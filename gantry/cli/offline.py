@@ -21,6 +21,7 @@ from gantry.cli.base import (
     who,
 )
 from gantry.cli.compose_config import read_user_file
+from gantry.engines.bluegreen.policy import as_checked
 from gantry.engines.bluegreen.settings import engine_problems
 from gantry.errors import EXIT_INVALID, GantryError, ProblemList, UsageError
 from gantry.init import placeholder_hosts
@@ -58,7 +59,7 @@ def validate(c, env=None):
     """Check that an environment can be deployed: config, compose files, variables, secrets, policy."""
     environment = load_env(c, env)
     prep = prepare.prepare(environment, raw=True)
-    report = prepare.check(prep, today=today())
+    report = prepare.check(as_checked(prep), today=today())
     problems = [str(p) for p in placeholder_hosts(environment)]
     problems += [str(p) for p in prep.problems + prep.secret_problems]
     problems += [str(p) for p in notify_problems(environment, prep.secrets.declared)]
@@ -141,7 +142,7 @@ def check(c, env=None, file=None, level="prod", allow_registry=None, format="tex
         prep = prepare.prepare(environment, raw=True)
         if prep.problems:
             raise ProblemList(list(prep.problems))
-        report = prepare.check(prep, today=today())
+        report = prepare.check(as_checked(prep), today=today())
         names = list(environment.compose_files)
     if format == "json":
         sys.stdout.write(policy.render_json(report) + "\n")
