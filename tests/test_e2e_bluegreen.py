@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
+from bench.loop import RequestLoop
 from tests.apptools import APPS, App, deploy, inv, rollback, ssh
-from tests.bluegreentools import RequestLoop
 from tests.labtools import REPO
 
 pytestmark = pytest.mark.e2e

@@ -1,5 +1,6 @@
-"""A bounded request loop for the blue/green e2e stories: lab hosts' addresses only, a few thousand requests
-at most, bounded in time. It counts failed requests and the order in which the answers changed per host."""
+"""A bounded request loop (the blue/green e2e story, `python -m bench.bluegreen`): lab hosts' addresses only,
+a few thousand requests at most, bounded in time. It counts failed requests, and per host the order in which
+the answers changed."""
 
 from __future__ import annotations
 
