@@ -49,3 +49,10 @@ def test_bluegreen_steps_rollback_is_the_switch_in_reverse(idle, expected):
     live = BlueGreenLive("r2", colour="green", idle_runs=idle, releases=("r1", "r2"))
     steps = rollback_steps(HostPlan("h", "r2", "rollback", target="r1"), live)
     assert kinds(steps) == expected and all(s.pinned for s in steps if s.kind.startswith(("up", "wait")))
+
+
+def test_bluegreen_steps_repair_brings_the_live_release_up_as_a_new_colour():
+    live = BlueGreenLive("r1", colour="blue", releases=("r1",), not_healthy="web: exited")
+    steps = deploy_steps(HostPlan("h", "r1", "repair", target="r1"), REL, live)
+    assert kinds(steps)[:5] == ["up r1", "wait r1", "proxy r1", "up-green r1", "wait-green r1"]
+    assert kinds(steps[0].undo) == ["stop r1"]  # nothing else to go back to

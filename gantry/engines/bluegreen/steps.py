@@ -59,7 +59,8 @@ def deploy_steps(hp: HostPlan, release: Release, live: LiveRelease) -> tuple[Ste
     if hp.action == "unchanged":
         return ()
     bg = live if isinstance(live, BlueGreenLive) else BlueGreenLive(**vars(live))
-    head = () if release.id in live.releases else (Step("upload", release.id),)
+    # a repair brings the live release's own content up again: nothing to upload
+    head = () if hp.action == "repair" or release.id in live.releases else (Step("upload", release.id),)
     return _switch(hp, bg, pinned=False, head=head)
 
 
