@@ -3,30 +3,23 @@
 The engine is the environment's `images.docker_host`, else the process's DOCKER_HOST, else the local one
 (a remote engine over SSH is `ssh://user@host`, the docker CLI's own transport). The target stage is
 `images.target` (default: the service's `build.target`), so a multi-stage Dockerfile's prod stage leaves
-compilers and sources out; the file listing of each built image is checked for build tools.
+compilers and sources out. Each image's size and file listing are read here and judged by the policy
+(gantry/policy/built.py: IMG-SIZE-BUDGET, IMG-BUILD-TOOLS).
 """
 
 from __future__ import annotations
 
-import fnmatch
+import datetime
 import json
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gantry.errors import ConfigError
+from gantry.policy import PolicyReport, PolicySettings
+from gantry.policy.built import BuiltImage, check_built, find_build_tools
+from gantry.policy.report import hint
 from gantry.remote.transfer import docker_env, engine_name
-
-# (pattern over an image's file paths, what it is). Paths have no leading slash, as `tar -t` prints them.
-BUILD_TOOLS = (
-    ("usr/bin/gcc*", "a C compiler (gcc)"), ("usr/bin/cc", "a C compiler (cc)"), ("usr/bin/g++*", "a C++ compiler"),
-    ("usr/bin/clang*", "a C compiler (clang)"), ("usr/bin/rustc", "the Rust compiler"),
-    ("usr/local/go/bin/go", "the Go toolchain"), ("usr/bin/javac", "a Java compiler"),
-    ("usr/bin/make", "make"), ("var/cache/apt/archives/*.deb", "the apt package cache"),
-    ("var/lib/apt/lists/*_Packages*", "apt package lists"), ("var/cache/apk/*", "the apk package cache"),
-    ("root/.cache/pip/*", "the pip cache"), ("root/.npm/_cacache/*", "the npm cache"),
-    ("var/cache/yum/*", "the yum package cache"), ("var/cache/dnf/*", "the dnf package cache"),
-)
 
 
 @dataclass(frozen=True)
@@ -81,23 +74,27 @@ def build_argv(spec: BuildSpec, tags: Sequence[str]) -> list[str]:
     return [*words, spec.context]
 
 
-def find_build_tools(paths: Sequence[str]) -> list[str]:
-    """What BUILD_TOOLS names, for the image file paths given (each kind once, in table order)."""
-    clean = [p.removeprefix("./").lstrip("/") for p in paths]
-    return [what for pattern, what in BUILD_TOOLS if any(fnmatch.fnmatchcase(p, pattern) for p in clean)]
+def judged(built: Sequence[Built]) -> list[BuiltImage]:
+    """What the policy judges of each built image."""
+    return [BuiltImage(b.spec.service, b.spec.image, b.spec.target, b.size, b.tools) for b in built]
+
+
+# How `gantry build` says each finding on one line (the engine's text, JSON and SARIF renderings say more).
+_LINES = {"IMG-SIZE-BUDGET": "{source}: {f.path}: {f.service}: {f.message}",
+          "IMG-BUILD-TOOLS": "{f.service}: {f.message}: {hint}"}
+
+
+def policy_lines(report: PolicyReport, source: str, severity: str = "warn") -> list[str]:
+    """The report's unwaived findings of one severity as `gantry build` prints them."""
+    return [_LINES[f.rule].format(f=f, source=source, hint=hint(f.fix)) for f in report.findings
+            if f.severity == severity and not f.waived]
 
 
 def budget_warnings(built: Sequence[Built], budget_mb: float, *, prod: bool, source: str) -> list[str]:
-    """The policy's verdict on built images: over the size budget, or build tools in a prod image."""
-    out = []
-    for b in built:
-        if budget_mb and b.size > budget_mb * 1_000_000:
-            out.append(f"{source}: images.size_budget_mb: {b.spec.service}: {b.spec.image} is "
-                       f"{b.size / 1e6:.1f} MB, over the budget of {budget_mb:g} MB")
-        if prod and b.tools:
-            out.append(f"{b.spec.service}: {b.spec.image} (target {b.spec.target or 'the last stage'}) contains "
-                       f"{', '.join(b.tools)}: build in a stage and copy only the result into the prod stage")
-    return out
+    """The policy's lines on built images at level prod (else dev), with a budget in MB and no waivers."""
+    settings = PolicySettings(level="prod" if prod else "dev", image_size_budget=int(budget_mb * 1_000_000),
+                              budget_key="images.size_budget_mb")
+    return policy_lines(check_built(judged(built), settings, today=datetime.date.min), source)
 
 
 class Engine:

@@ -7,7 +7,6 @@ a restart or `unhealthy` fails at once: the wait never sits out its deadline on 
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -15,7 +14,30 @@ from dataclasses import dataclass, field
 
 import tenacity
 
-from gantry.engines.hosts.facts import Container, HealthPoll
+from gantry import units
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container as the engine reports it (read by engines/hosts/facts from `ps` and `inspect` output)."""
+
+    name: str
+    service: str
+    state: str  # created | running | restarting | exited | dead | paused | removing
+    health: str = ""  # "" (no healthcheck) | starting | healthy | unhealthy
+    exit_code: int = 0
+    id: str = ""
+    published: tuple[tuple[str, int], ...] = ()  # (host ip, host port) of each published TCP port
+    restarts: int = 0  # Docker's RestartCount: a container recreated by `up` starts at 0
+    started_at: float = 0.0  # State.StartedAt in epoch seconds on the host's clock; 0.0 when unknown
+
+
+@dataclass(frozen=True)
+class HealthPoll:
+    """One health poll: every container, and the host's clock read just before them (None when unreadable)."""
+
+    containers: tuple[Container, ...] = ()
+    host_now: float | None = None
 
 
 @dataclass(frozen=True)
@@ -51,18 +73,14 @@ class ServiceSpec:
     replicas: int = 1
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
 def parse_duration(value: object, default: float) -> float:
-    """A Go duration ("1m30s", "500ms") or a number of seconds."""
+    """A Go duration ("1m30s", "500ms") or a number of seconds; `default` when unset or unreadable."""
     if value is None or value == "":
         return default
     if isinstance(value, (int, float)):
         return float(value)
-    parts = _DURATION.findall(str(value))
-    return sum(float(n) * _UNITS[u] for n, u in parts) if parts else default
+    nanos = units.parse_duration(str(value))
+    return nanos / 1e9 if nanos is not None else default
 
 
 def settled_verdict(containers: tuple[Container, ...], specs: tuple[ServiceSpec, ...]) -> Verdict:

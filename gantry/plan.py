@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-import yaml
-
+from gantry import yamlio
+from gantry.errors import GantryError
 from gantry.release import Release
 
 EXIT_NO_CHANGES = 0
@@ -125,9 +125,11 @@ def batches(hosts: Sequence[str], batch_size: int) -> tuple[tuple[str, ...], ...
 
 
 def _services(compose_yaml: str) -> Mapping[str, object]:
+    if not compose_yaml.strip():
+        return {}
     try:
-        data = yaml.safe_load(compose_yaml) or {}
-    except yaml.YAMLError:
+        data = yamlio.load_document(compose_yaml, "compose.yaml").data or {}
+    except GantryError:
         return {}
     return data.get("services") or {} if isinstance(data, dict) else {}
 

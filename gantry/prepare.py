@@ -18,7 +18,6 @@ from pathlib import Path
 from gantry import compose, policy, yamlio
 from gantry.config import Environment
 from gantry.errors import ConfigError, Problem, ProblemList
-from gantry.policy.host import HOST_RULES
 from gantry.release import Release, SourceDigest, make_release, sha256_text
 from gantry.secrets import (
     EXAMPLE_FILE,
@@ -278,14 +277,7 @@ def build_release(prep: Prepared, *, now: datetime.datetime, who: str, git_commi
 
 
 def policy_settings(env: Environment) -> policy.PolicySettings:
-    p = env.policy
-    return policy.PolicySettings(
-        level=p.level,
-        rules={k: v for k, v in p.rules.items() if k not in HOST_RULES},  # host rules are judged at preflight
-        allow_registries=tuple(p.allow_registries),
-        allowed_privileged_ports={k: tuple(v) for k, v in p.allowed_privileged_ports.items()},
-        waivers=tuple(policy.Waiver(w.rule, w.service, w.reason, w.expires) for w in p.waivers),
-    )
+    return policy.settings_for(env)
 
 
 def check(prep: Prepared, *, today: datetime.date) -> policy.PolicyReport:

@@ -375,6 +375,14 @@ def load_documents(text: str, filename: str) -> list[Document]:
     return documents
 
 
+def load_document(text: str, filename: str) -> Document:
+    """Parse a file that holds one YAML document (none: an empty Document); errors as `load_documents`."""
+    documents = load_documents(text, filename)
+    if len(documents) > 1:
+        raise ConfigError(filename, f"holds {len(documents)} YAML documents", "keep one document (remove '---')")
+    return documents[0] if documents else Document(None)
+
+
 def format_path(path: Path) -> str:
     """`('services', 'web', 'ports', 0)` -> `services.web.ports[0]`."""
     text = ""

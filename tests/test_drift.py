@@ -72,3 +72,15 @@ def test_drift_a_finished_one_shot_job_is_not_drift(waited_for, exit_code, want)
     running = (Running("p-job-1", "job", "sha256:img", ""), Running("p-api-1", "api", "sha256:img", ""))
     found = find_drift(facts, compose, {}, {}, running, {}, now=NOW, lock_limit=600)
     assert {(d.kind, d.service) for d in found} == want
+
+
+@pytest.mark.parametrize("compose_yaml", [
+    "a: &a [" + ",".join(["x"] * 10) + "]\n" + "".join(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}" if i else "*a"] * 10)
+                                                          + "]\n" for i in range(8)),
+    "services:\n  web: {image: a}\n  web: {image: b}\n",
+], ids=["alias-bomb", "duplicate-key"])
+def test_drift_reads_a_hosts_compose_file_with_the_one_yaml_reader(compose_yaml):
+    """A release file read back from a host goes through yamlio's limits: refused, so the release has no services."""
+    found = find_drift(FACTS, compose_yaml, MANIFEST, {}, (Running("p-web-1", "web", "sha256:img", "h1"),),
+                       {"sha256:img": (DIGEST,)}, now=NOW, lock_limit=600)
+    assert {(d.kind, d.service) for d in found} == {("extra", "web")}

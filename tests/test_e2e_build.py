@@ -39,6 +39,10 @@ def lab(tmp_path_factory):
         for name, images in (("prod", "{size_budget_mb: 50}"),
                              ("fat", "{target: build, size_budget_mb: 0.5, push: false}")):
             (root / f"environments/{name}.yml").write_text(ENV.format(registry=up.registry, images=images))
+        strict = ENV.format(registry=up.registry, images="{target: build}").replace(
+            "policy: {level: prod, ", "policy: {level: prod, image_size_budget: 500kB, "
+            "rules: {IMG-SIZE-BUDGET: error}, waivers: [{rule: IMG-BUILD-TOOLS, service: app, reason: debug}], ")
+        (root / "environments/strict.yml").write_text(strict)
         yield root, up
 
 
@@ -82,3 +86,15 @@ def test_e2e_build_warns_on_build_tools_and_the_size_budget(lab):
     assert "a C compiler (gcc)" in proc.stderr and "build in a stage" in proc.stderr
     assert "environments/fat.yml: images.size_budget_mb: app:" in proc.stderr and "over the budget of 0.5 MB" in \
         proc.stderr
+
+
+def test_e2e_build_findings_as_sarif_and_an_error_stops_the_push(lab):
+    root, up = lab
+    proc = gantry(root, up, "build", "--env", "strict", "--sarif")
+    assert proc.returncode == 1, proc.stderr
+    run = json.loads(proc.stdout)["runs"][0]
+    assert [(r["ruleId"], r["level"], "suppressions" in r) for r in run["results"]] == [
+        ("IMG-SIZE-BUDGET", "error", False), ("IMG-BUILD-TOOLS", "warning", True)]
+    assert "policy.image_size_budget: app:" in proc.stderr and "over the budget of 0.5 MB" in proc.stderr
+    assert "nothing was pushed" in proc.stderr and "pushed" not in proc.stderr.replace("nothing was pushed", "")
+    assert "Traceback" not in proc.stderr

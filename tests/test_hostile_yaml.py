@@ -164,3 +164,14 @@ def test_hostile_service_that_is_a_list(project):
 def test_hostile_numeric_flags(project, argv, flag):
     ran = ran_clean(run_task(project, *argv), 2)
     assert ran.err.startswith(f"error: {flag}: expected a ") and "Traceback" not in ran.err
+
+
+@pytest.mark.parametrize("text, want", [("a: 1\n", {"a": 1}), ("", None), ("# nothing\n", None)],
+                         ids=["one", "empty", "comment-only"])
+def test_hostile_yaml_load_document_one_or_none(text, want):
+    assert yamlio.load_document(text, "f.yml").data == want
+
+
+def test_hostile_yaml_load_document_refuses_a_stream():
+    with pytest.raises(ConfigError, match=re.escape("holds 2 YAML documents")):
+        yamlio.load_document("a: 1\n---\nb: 2\n", "f.yml")

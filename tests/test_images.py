@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 from gantry import build
@@ -131,6 +133,45 @@ def _built(size: int, tools: tuple[str, ...] = ()) -> build.Built:
 ], ids=["within", "over", "no-budget", "tools-in-prod", "tools-outside-prod"])
 def test_build_policy_warnings(built, budget, prod, want):
     assert build.budget_warnings(built, budget, prod=prod, source="e.yml") == want
+
+
+@pytest.mark.parametrize("policy, built, want", [
+    ("{image_size_budget: 50MB}", [_built(60_000_000)],
+     ["e.yml: policy.image_size_budget: web: reg/web:1 is 60.0 MB, over the budget of 50 MB"]),
+    ("{image_size_budget: 100MiB}", [_built(60_000_000)], []),
+    ("{level: lab}", [_built(1, ("make",))], []),
+    ("{waivers: [{rule: IMG-BUILD-TOOLS, service: web, reason: a debug image}]}", [_built(1, ("make",))], []),
+    ("{rules: {IMG-BUILD-TOOLS: info}}", [_built(1, ("make",))], []),
+], ids=["budget-in-decimal-MB", "budget-in-MiB", "lab-skips-tools", "waived", "lowered-to-info"])
+def test_build_policy_warnings_from_the_environment(policy, built, want):
+    """`gantry build` judges with the environment's policy: its budget key, level, overrides and waivers."""
+    from gantry.policy import settings_for
+    from gantry.policy.built import check_built
+
+    env = bind_environment(BASE + f"policy: {policy}\n", "e.yml")
+    report = check_built(build.judged(built), settings_for(env), today=datetime.date(2026, 12, 1))
+    assert build.policy_lines(report, "e.yml") == want
+
+
+def test_build_policy_override_to_error_blocks():
+    from gantry.policy import settings_for
+    from gantry.policy.built import check_built
+
+    env = bind_environment(BASE + "policy: {image_size_budget: 1MB, rules: {IMG-SIZE-BUDGET: error}}\n", "e.yml")
+    report = check_built(build.judged([_built(2_000_000)]), settings_for(env), today=datetime.date(2026, 12, 1))
+    assert report.blocking and build.policy_lines(report, "e.yml", "error") == [
+        "e.yml: policy.image_size_budget: web: reg/web:1 is 2.0 MB, over the budget of 1 MB"]
+
+
+@pytest.mark.parametrize("text, want", [
+    (BASE + "policy: {image_size_budget: huge}\n", 'policy.image_size_budget: "huge" is not a size'),
+    (BASE + "policy: {image_size_budget: 200MB}\nimages: {size_budget_mb: 50}\n",
+     "images.size_budget_mb: is set, and so is policy.image_size_budget"),
+], ids=["not-a-size", "both-keys"])
+def test_config_image_size_budget_is_checked(text, want):
+    with pytest.raises(ProblemList) as exc:
+        bind_environment(text, "environments/prod.yml")
+    assert any(want in str(p) for p in exc.value.problems), exc.value.problems
 
 
 def test_shell_command_is_compose_exec_with_a_tty_on_the_release():

@@ -15,7 +15,7 @@ from invoke import Collection, Exit, task
 
 from gantry import init as init_stage
 from gantry.cli.base import root_of, user_errors
-from gantry.errors import ProblemList, UsageError
+from gantry.errors import Problem, ProblemList, UsageError
 
 FIRST_PROBLEM_LINES = 16
 
@@ -286,18 +286,22 @@ def shell(c, env=None, service=None, host=None, command="sh"):
 
 
 @task(help={"env": "environment name", "json": "print a JSON document on stdout",
-            "no_push": "build and check only; do not push (images.transfer: ssh never pushes)"})
+            "no_push": "build and check only; do not push (images.transfer: ssh never pushes)",
+            "sarif": "print the policy findings on the built images as SARIF 2.1.0 on stdout (the rest on stderr)"})
 @user_errors
-def build(c, env=None, json=False, no_push=False):
+def build(c, env=None, json=False, no_push=False, sarif=False):
     """Build the services that have `build:` on the deploying side's engine, report size and layers, push.
 
     The engine is images.docker_host, else DOCKER_HOST, else the local one; the stage is images.target
     (else build.target). Each image is tagged as its compose `image:` and as <repository>:<release id>.
-    With images.transfer: ssh nothing is pushed: `gantry deploy` sends the images to the hosts.
+    The policy judges each image (policy.image_size_budget, build tools in a prod image); an unwaived
+    error stops before anything is pushed. With images.transfer: ssh nothing is pushed: `gantry deploy`
+    sends the images to the hosts.
     """
     from gantry import build as build_stage
-    from gantry import output, prepare
-    from gantry.cli.base import git_commit, load_env, root_of, who
+    from gantry import output, policy, prepare
+    from gantry.cli.base import git_commit, load_env, root_of, today, who
+    from gantry.policy.built import check_built
 
     environment = load_env(c, env)
     prep = prepare.prepare(environment)
@@ -312,26 +316,40 @@ def build(c, env=None, json=False, no_push=False):
         raise UsageError(f"{environment.source}", "no service has `build:`", "nothing to build")
     engine = build_stage.Engine(cfg.docker_host, environment.source)
     built = [engine.build(spec, rel.id) for spec in specs]
-    warnings = build_stage.budget_warnings(built, cfg.size_budget_mb, prod=environment.policy.level == "prod",
-                                           source=environment.source)
-    pushed = cfg.push and not no_push and cfg.transfer != "ssh"
+    report = check_built(build_stage.judged(built), policy.settings_for(environment), today=today())
+    warnings = build_stage.policy_lines(report, environment.source, "warn")
+    errors = build_stage.policy_lines(report, environment.source, "error")
+    blocking = report.blocking
+    pushed = cfg.push and not no_push and cfg.transfer != "ssh" and not blocking
+    say = sys.stderr if sarif else sys.stdout
     for b in built:
         layers = f"{b.layers} layer{'s' if b.layers != 1 else ''}"
         print(f"{b.spec.service}: built {' and '.join(b.tags)} on {engine.name} (target "
-              f"{b.spec.target or 'last stage'}): {b.size / 1e6:.1f} MB, {layers}")
+              f"{b.spec.target or 'last stage'}): {b.size / 1e6:.1f} MB, {layers}", file=say)
         if pushed:
             engine.push(b.tags)
-            print(f"{b.spec.service}: pushed {' and '.join(b.tags)}")
+            print(f"{b.spec.service}: pushed {' and '.join(b.tags)}", file=say)
     for text in warnings:
         print(f"warning: policy: {text}", file=sys.stderr)
-    if cfg.transfer == "ssh":
-        print(f"not pushed: images.transfer is ssh; `gantry deploy --env {environment.name}` sends them to the hosts")
-    if json:
+    if cfg.transfer == "ssh" and not blocking:
+        print(f"not pushed: images.transfer is ssh; `gantry deploy --env {environment.name}` sends them to the hosts",
+              file=say)
+    if sarif:
+        print(policy.render_sarif(report, source_files=[environment.source]), end="")
+    elif json:
         output.print_json({"environment": environment.name, "release": rel.id, "engine": engine.name,
-                           "pushed": pushed, "warnings": warnings,
-                           "images": [{"service": b.spec.service, "tags": list(b.tags), "target": b.spec.target,
-                                       "size": b.size, "layers": b.layers, "build_tools": list(b.tools)}
-                                      for b in built]})
+                           "pushed": pushed, "warnings": warnings, "errors": errors,
+                           "policy": _json.loads(policy.render_json(report)), "images": _images_json(built)})
+    if blocking:
+        raise ProblemList([Problem(f"{environment.source}: policy", p, "fix the waiver or override")
+                           for p in report.problems]
+                          + [Problem("policy", text, "nothing was pushed; fix the image, or add a waiver")
+                             for text in errors])
+
+
+def _images_json(built) -> list[dict]:
+    return [{"service": b.spec.service, "tags": list(b.tags), "target": b.spec.target, "size": b.size,
+             "layers": b.layers, "build_tools": list(b.tools)} for b in built]
 
 
 def register(ns: Collection) -> None:

@@ -16,6 +16,7 @@ from gantry.compose.gostr import go_string
 from gantry.compose.interpolate import path_matches
 from gantry.errors import ConfigError
 from gantry.shell import split_words
+from gantry.units import format_duration, parse_duration, parse_size
 from gantry.yamlio import YamlTimestamp, format_path, shown
 
 
@@ -255,55 +256,23 @@ def canonical(value: object, path: tuple = (), *, lenient: bool = False) -> obje
 
 # --- Go value types ----------------------------------------------------------------------------
 
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-
-
 def to_bytes(value: object, path: tuple) -> str:
     """docker/go-units RAMInBytes, rendered as compose does: a decimal string."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    match = re.fullmatch(r"(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?", str(value))
-    if not match:
+    size = parse_size(str(value))
+    if size is None:
         raise _fail(path, f"invalid size: {shown(value)}", "use a size like 512m or 1g")
-    return str(int(float(match.group(1)) * _UNITS[(match.group(2) or "").lower()]))
-
-
-_DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
-                   "h": 3600 * 10**9, "d": 86400 * 10**9, "w": 7 * 86400 * 10**9}
+    return str(size)
 
 
 def to_duration(value: object, path: tuple) -> str:
     """Parse like str2duration (Go units plus d and w), render like Go's time.Duration.String."""
     text = go_string(value)
-    parts = re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d|w)", text)
-    if text in ("0", "+0", "-0"):
-        return "0s"
-    if not parts or "".join(a + b for a, b in parts) != text.lstrip("+-"):
+    nanos = parse_duration(text)
+    if nanos is None:
         raise _fail(path, f"invalid duration {shown(text)}", "use a duration like 30s, 1m30s or 2h")
-    nanos = sum(round(float(amount) * _DURATION_UNITS[unit]) for amount, unit in parts)
-    return format_duration(-nanos if text.startswith("-") else nanos)
-
-
-def format_duration(nanos: int) -> str:
-    if nanos == 0:
-        return "0s"
-    sign, nanos = ("-" if nanos < 0 else ""), abs(nanos)
-    if nanos < 10**9:
-        for unit, size in (("ms", 10**6), ("µs", 10**3), ("ns", 1)):
-            if nanos >= size:
-                return sign + _decimal(nanos, size) + unit
-    hours, rest = divmod(nanos, 3600 * 10**9)
-    minutes, rest = divmod(rest, 60 * 10**9)
-    seconds = _decimal(rest, 10**9) + "s"
-    if hours:
-        return f"{sign}{hours}h{minutes}m{seconds}"
-    return f"{sign}{minutes}m{seconds}" if minutes else sign + seconds
-
-
-def _decimal(value: int, unit: int) -> str:
-    whole, frac = divmod(value, unit)
-    digits = str(frac).rjust(len(str(unit)) - 1, "0").rstrip("0")
-    return f"{whole}.{digits}" if digits else str(whole)
+    return format_duration(nanos)
 
 
 def shell_split(value: object, path: tuple) -> list | None:

@@ -84,6 +84,7 @@ class PolicyConfig:
     allowed_privileged_ports: dict[str, list[int]] = field(default_factory=dict)
     waivers: list[WaiverConfig] = field(default_factory=list)
     scan: ScanConfig = field(default_factory=ScanConfig)
+    image_size_budget: str = ""  # e.g. 200MB (as `docker images` counts: 1 MB = 1000000 bytes); "": none
 
 
 @dataclass(frozen=True)
@@ -269,14 +270,6 @@ class _Walker:
         return cls(**kwargs)
 
 
-def parse_yaml(text: str, source: str) -> yamlio.Document:
-    """Read one YAML document with the compose files' YAML 1.2 rules (duplicate keys are errors)."""
-    documents = yamlio.load_documents(text, source)
-    if len(documents) > 1:
-        raise ConfigError(source, f"holds {len(documents)} YAML documents", "keep one document (remove '---')")
-    return documents[0] if documents else yamlio.Document(None)
-
-
 def _string_marks(doc: yamlio.Document) -> dict[str, tuple[int, int]]:
     """Marks by key path text (`hosts[1].port`): a key's own position where there is one."""
     marks = {yamlio.format_path(p): m for p, m in doc.marks.items()}
@@ -347,7 +340,7 @@ def inventory_problem(env: Environment) -> Problem | None:
 
 
 def bind_environment(text: str, source: str) -> Environment:
-    doc = parse_yaml(text, source)
+    doc = yamlio.load_document(text, source)
     data = doc.data if doc.data is not None else {}
     warnings: list[str] = []
     if isinstance(data, dict) and isinstance(data.get("variables"), dict):
@@ -385,7 +378,7 @@ def _variables_as_written(variables: dict, doc: yamlio.Document, source: str, wa
 
 def load_inventory(root: Path, rel: str, source: str) -> list[Host]:
     """A YAML list of hosts. Its values are never quoted in errors: the path may name any file."""
-    doc = parse_yaml(yamlio.read_text(root / rel, rel), rel)
+    doc = yamlio.load_document(yamlio.read_text(root / rel, rel), rel)
     walker = _Walker(rel, _string_marks(doc), echo=False, texts=_string_texts(doc))
     if doc.data is not None and not isinstance(doc.data, list):
         raise ConfigError(f"{rel}:1:1", f"expected a list of hosts, got {_describe(doc.data, False)}",

@@ -12,6 +12,7 @@ import re
 
 from gantry import yamlio
 from gantry.errors import Problem
+from gantry.units import parse_size
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 NAME_RULE = "lowercase letters, digits, '-' and '_', starting with a letter or digit"
@@ -37,6 +38,13 @@ def check_values(env, source: str) -> list[Problem]:
     if env.rollout.rollback not in ("fleet", "host"):
         out.append(Problem(f"{source}: rollout.rollback", f"unknown mode '{env.rollout.rollback}'",
                            "use fleet or host"))
+    budget = env.policy.image_size_budget
+    if budget and not parse_size(budget, decimal=True):
+        out.append(Problem(f"{source}: policy.image_size_budget", f"{yamlio.excerpt(budget)} is not a size",
+                           "use a size like 200MB or 1.5GB (MiB, GiB: powers of 1024)"))
+    if budget and env.images.size_budget_mb:
+        out.append(Problem(f"{source}: images.size_budget_mb", "is set, and so is policy.image_size_budget",
+                           "keep policy.image_size_budget only"))
     if env.images.transfer not in ("registry", "ssh"):
         out.append(Problem(f"{source}: images.transfer", f"unknown transfer '{env.images.transfer}'",
                            "use registry (hosts pull) or ssh (docker save | ssh docker load)"))

@@ -1,6 +1,11 @@
-"""Production policy: the rules of /work/shared/POLICY.md over a merged compose model.
+"""Production policy, one engine: model rules (POLICY.md), host rules, rules over built images.
 
-API:
+Every rule is in `catalogue` (id, texts, a severity per level); `check.judge` turns any rule's hits
+into findings with levels, overrides and waivers; `report` renders any report as text, JSON or SARIF.
+The host rules (`host.check_hosts`, `host.preflight_verdict`) judge a host's Preflight at deploy time;
+the built-image rules (`built.check_built`) judge what `gantry build` read of its images.
+
+API of the model check:
 
     check_policy(model, raw_model, settings, *, today, image_facts=None) -> PolicyReport
         model       the merged, interpolated model, shaped like `docker compose config --format json`
@@ -31,7 +36,7 @@ API:
 
 from gantry.policy.catalogue import RULES, RULES_BY_ID, Rule
 from gantry.policy.check import check_policy, severity_for
-from gantry.policy.findings import Finding, PolicyReport, PolicySettings, Waiver
+from gantry.policy.findings import Finding, PolicyReport, PolicySettings, Waiver, settings_for
 from gantry.policy.images import ImageRef, parse_image
 from gantry.policy.report import render_json, render_sarif, render_text, summary
 
@@ -49,6 +54,7 @@ __all__ = [
     "render_json",
     "render_sarif",
     "render_text",
+    "settings_for",
     "severity_for",
     "summary",
 ]

@@ -1,4 +1,8 @@
-"""The rule catalogue of /work/shared/POLICY.md as data: id, title, why, fix, severity per level."""
+"""The rule catalogue as data: id, title, why, fix, severity per level.
+
+Three sections, one engine: RULES judge the compose model (the catalogue of /work/shared/POLICY.md),
+HOST_RULES judge a host's engine at deploy preflight, BUILT_RULES judge the images `gantry build` made.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,11 @@ class Rule:
     dev: str
     why: str
     fix: str
+    lab: str = ""  # "": the prod column with error lowered to warn
 
 
-def _rule(rid: str, title: str, prod: str, dev: str, why: str, fix: str) -> Rule:
-    return Rule(rid, title, prod, dev, why, fix)
+def _rule(rid: str, title: str, prod: str, dev: str, why: str, fix: str, *, lab: str = "") -> Rule:
+    return Rule(rid, title, prod, dev, why, fix, lab)
 
 
 RULES: tuple[Rule, ...] = (
@@ -116,5 +121,36 @@ RULES: tuple[Rule, ...] = (
           "Move these settings to docker-compose.dev.yml and deploy a prebuilt image."),
 )
 
-RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
-RULE_ORDER: dict[str, int] = {r.id: i for i, r in enumerate(RULES)}
+# A host Gantry cannot deploy to (too old, no disk) is an error at every level; confinement follows the level.
+HOST_RULES: tuple[Rule, ...] = (
+    _rule("HOST-MAC-MISSING", "Docker daemon without AppArmor or SELinux", "error", "warn",
+          "Without a mandatory access control profile a container escape meets no second barrier on the host.",
+          "Enable AppArmor (Debian/Ubuntu) or SELinux (RHEL) on the host and restart dockerd."),
+    _rule("HOST-SECCOMP-MISSING", "Docker daemon without seccomp", "error", "warn",
+          "Seccomp filters the system calls a container may make; without it every kernel call is reachable.",
+          "Use a Docker build with seccomp support and do not set it unconfined."),
+    _rule("HOST-ENGINE-VERSION", "Docker Engine too old or missing", "error", "error",
+          "Gantry relies on Engine 20.10 features (health states, `docker compose`); an older engine fails mid-deploy.",
+          "Install or upgrade Docker Engine.", lab="error"),
+    _rule("HOST-COMPOSE-VERSION", "Docker Compose v2 too old or missing", "error", "error",
+          "Gantry runs `docker compose` v2.20 or newer (its JSON output and flags); older releases differ.",
+          "Install the Compose v2 plugin.", lab="error"),
+    _rule("HOST-DISK-LOW", "Little free disk under the deploy path", "error", "error",
+          "Pulls and the release upload need space; a full disk fails the deploy half-way.",
+          "Free disk space (old images: docker image prune) or raise the volume.", lab="error"),
+)
+
+# Judged on the build side, from the built image (its size, its files); warnings, never a blocker by default.
+BUILT_RULES: tuple[Rule, ...] = (
+    _rule("IMG-SIZE-BUDGET", "Image over the environment's size budget", "warn", "warn",
+          "Big images pull slowly on every host and usually carry files the service never uses.",
+          "Slim the image (a smaller base, a multi-stage build, fewer layers) or raise policy.image_size_budget."),
+    _rule("IMG-BUILD-TOOLS", "Build tools in a prod image", "warn", "off",
+          "Compilers and package-manager caches in a running image help an attacker and bloat every pull; a "
+          "multi-stage Dockerfile (`COPY --from=build`) or a cache cleaned in the same RUN step leaves them out.",
+          "Build in a stage and copy only the result into the prod stage.", lab="off"),
+)
+
+ALL_RULES: tuple[Rule, ...] = RULES + HOST_RULES + BUILT_RULES
+RULES_BY_ID: dict[str, Rule] = {r.id: r for r in ALL_RULES}
+RULE_ORDER: dict[str, int] = {r.id: i for i, r in enumerate(ALL_RULES)}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from gantry.policy import artifacts, images, mounts, ports, privilege, resources, runtime, secrets
-from gantry.policy.catalogue import RULE_ORDER, RULES_BY_ID, Rule
+from gantry.policy.catalogue import RULE_ORDER, RULES, RULES_BY_ID, Rule
 from gantry.policy.findings import LEVELS, SEVERITIES, Finding, Hit, PolicyReport, PolicySettings, ServiceView
 from gantry.policy.scalars import dig
 
@@ -39,11 +39,22 @@ def check_policy(
             facts = image_facts.get(service["image"])
         view = ServiceView(str(name), service, model, settings, raw, facts)
         hits.extend((view.name, hit) for family in FAMILIES for hit in family.check(view))
+    report = judge(hits, settings, today=today, order=[str(name) for name in services])
+    return replace(report, problems=tuple(problems) + report.problems)
+
+
+def judge(hits: Iterable[tuple[str, Hit]], settings: PolicySettings, *, today: datetime.date,
+          order: Sequence[str] = (), catalogue: tuple[Rule, ...] = RULES) -> PolicyReport:
+    """Hits of any rule section, per service or host: severities by level and override, then waivers.
+
+    Findings are ordered by `order` (services or hosts as given), then by catalogue, then by path.
+    Waiver problems are returned; the caller adds its own settings problems.
+    """
     findings = [f for f in (_finding(s, h, settings) for s, h in hits) if f is not None]
     waived, waiver_problems = _apply_waivers(findings, settings, today)
-    order = {str(name): i for i, name in enumerate(services)}
-    waived.sort(key=lambda f: (order.get(f.service, len(order)), RULE_ORDER[f.rule], f.path))
-    return PolicyReport(tuple(waived), tuple(problems + waiver_problems))
+    rank = {name: i for i, name in enumerate(order)}
+    waived.sort(key=lambda f: (rank.get(f.service, len(rank)), RULE_ORDER[f.rule], f.path))
+    return PolicyReport(tuple(waived), tuple(waiver_problems), catalogue)
 
 
 def severity_for(rule: Rule, settings: PolicySettings, *, mild: bool = False) -> str:
@@ -51,6 +62,8 @@ def severity_for(rule: Rule, settings: PolicySettings, *, mild: bool = False) ->
     override = settings.rules.get(rule.id)
     if override in SEVERITIES or override == "off":
         return override
+    if settings.level == "lab" and rule.lab:
+        return _LOWER[rule.lab] if mild else rule.lab
     severity = rule.dev if settings.level in ("dev", "local") else rule.prod
     if mild:
         severity = _LOWER[severity]

@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from gantry.policy.catalogue import RULES, Rule
+from gantry.units import parse_size
+
 SEVERITIES = ("error", "warn", "info")
 LEVELS = ("prod", "lab", "dev", "local")
 
@@ -53,6 +56,26 @@ class PolicySettings:
     allow_registries: tuple[str, ...] = ()
     allowed_privileged_ports: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: _EMPTY)
     waivers: tuple[Waiver, ...] = ()
+    image_size_budget: int = 0  # bytes; 0: no budget (IMG-SIZE-BUDGET)
+    budget_key: str = "policy.image_size_budget"  # the environment key that set it, for the finding's path
+
+
+def settings_for(env) -> PolicySettings:
+    """The settings of an environment (a config.Environment, read by attribute): its `policy:` section,
+    and the image size budget from `policy.image_size_budget` (else the older `images.size_budget_mb`)."""
+    p = env.policy
+    budget, key = parse_size(p.image_size_budget, decimal=True) or 0, "policy.image_size_budget"
+    if not p.image_size_budget and env.images.size_budget_mb:
+        budget, key = int(env.images.size_budget_mb * 1_000_000), "images.size_budget_mb"
+    return PolicySettings(
+        level=p.level,
+        rules=dict(p.rules),
+        allow_registries=tuple(p.allow_registries),
+        allowed_privileged_ports={k: tuple(v) for k, v in p.allowed_privileged_ports.items()},
+        waivers=tuple(Waiver(w.rule, w.service, w.reason, w.expires) for w in p.waivers),
+        image_size_budget=budget,
+        budget_key=key,
+    )
 
 
 @dataclass(frozen=True)
@@ -61,6 +84,7 @@ class PolicyReport:
 
     findings: tuple[Finding, ...]
     problems: tuple[str, ...] = ()
+    catalogue: tuple[Rule, ...] = RULES  # the rule section judged (SARIF lists it as the tool's rules)
 
     @property
     def blocking(self) -> bool:

@@ -1,15 +1,22 @@
-"""Host-side checks at deploy preflight: daemon confinement, engine and compose versions, free disk.
+"""Host rules (HOST-* in the catalogue), judged at deploy preflight: confinement, versions, free disk.
 
-They need the host, so the executor reads `docker info` and friends in the lock round trip; this
-module only judges what was read. In prod a missing confinement is an error; elsewhere a warning.
+They need the host, so the engine reads `docker info` and friends in the lock round trip and parses it
+into a Preflight; this module only judges what was read, with the model rules' engine: severities by
+level (a missing confinement is an error in prod, a warning elsewhere; a host Gantry cannot deploy to is
+an error at every level), `policy.rules` overrides, and `policy.waivers` whose `service` names the host.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+import datetime
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
-from gantry.engines.hosts.facts import Preflight
+from gantry.errors import PreflightError
+from gantry.policy.catalogue import HOST_RULES
+from gantry.policy.check import judge
+from gantry.policy.findings import Finding, Hit, PolicyReport, PolicySettings
+from gantry.policy.report import grouped_lines, hint
 
 MIN_ENGINE = (20, 10)
 MIN_COMPOSE = (2, 20)
@@ -17,12 +24,23 @@ MIN_FREE_KIB = 1024 * 1024  # 1 GiB under the deploy path
 
 
 @dataclass(frozen=True)
-class HostFinding:
-    host: str
-    rule: str
-    severity: str  # error | warn
-    message: str
-    fix: str
+class Preflight:
+    """What a host's engine says of itself: `docker info` security options, versions, free disk."""
+
+    security_options: tuple[str, ...] = ()
+    engine_version: str = ""
+    compose_version: str = ""
+    free_kib: int = -1
+
+    @property
+    def confinement(self) -> tuple[str, ...]:
+        """Names of active confinement options: apparmor, selinux, seccomp."""
+        names = []
+        for opt in self.security_options:
+            for part in opt.split(","):
+                if part.startswith("name="):
+                    names.append(part[5:])
+        return tuple(names)
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -35,43 +53,54 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-HOST_RULES = ("HOST-MAC-MISSING", "HOST-SECCOMP-MISSING", "HOST-ENGINE-VERSION", "HOST-COMPOSE-VERSION",
-              "HOST-DISK-LOW")
+def host_hits(pre: Preflight, *, min_free_kib: int = MIN_FREE_KIB) -> Iterator[Hit]:
+    """The HOST-* rules that fire on one host's preflight facts."""
+    names = set(pre.confinement)
+    if not names & {"apparmor", "selinux"}:
+        yield Hit("HOST-MAC-MISSING", "engine.security_options",
+                  f"the Docker daemon runs without AppArmor or SELinux (security options: "
+                  f"{', '.join(sorted(names)) or 'none'})")
+    if "seccomp" not in names:
+        yield Hit("HOST-SECCOMP-MISSING", "engine.security_options", "the Docker daemon runs without seccomp")
+    engine = _version(pre.engine_version)
+    if not engine or engine[:2] < MIN_ENGINE:
+        yield Hit("HOST-ENGINE-VERSION", "engine.version",
+                  f"Docker Engine {pre.engine_version or 'not found'}; Gantry needs "
+                  f"{'.'.join(map(str, MIN_ENGINE))} or newer")
+    compose = _version(pre.compose_version)
+    if not compose or compose[:2] < MIN_COMPOSE:
+        yield Hit("HOST-COMPOSE-VERSION", "compose.version",
+                  f"Docker Compose {pre.compose_version or 'not found'}; Gantry needs v2.{MIN_COMPOSE[1]} or newer "
+                  f"(`docker compose`)")
+    if 0 <= pre.free_kib < min_free_kib:
+        yield Hit("HOST-DISK-LOW", "deploy_path.free", f"only {pre.free_kib // 1024} MiB free under the deploy path")
+
+
+def check_hosts(preflights: Mapping[str, Preflight], settings: PolicySettings, *, today: datetime.date,
+                min_free_kib: int = MIN_FREE_KIB) -> PolicyReport:
+    """Judge every host's preflight facts (hosts in the order given); waived findings are kept, marked."""
+    hits = [(host, hit) for host, pre in preflights.items() for hit in host_hits(pre, min_free_kib=min_free_kib)]
+    return judge(hits, settings, today=today, order=list(preflights), catalogue=HOST_RULES)
+
+
+def preflight_verdict(preflights: Mapping[str, Preflight], settings: PolicySettings, *,
+                      today: datetime.date) -> tuple[list[PreflightError], list[str]]:
+    """What the deploy does with the host rules: (errors that stop the run before any change, warnings).
+
+    An error names its host; each warning is said once for the hosts that share it
+    (`lab-1, lab-2: HOST-MAC-MISSING: ...` and a `hint:` line), for the caller to print as `warning: ...`.
+    Waived findings and info are neither.
+    """
+    report = check_hosts(preflights, settings, today=today)
+    errors = [PreflightError(f.service, "preflight", f"{f.rule}: {f.message}", hint(f.fix))
+              for f in report.findings if f.severity == "error" and not f.waived]
+    return errors, grouped_lines(f for f in report.findings if f.severity == "warn" and not f.waived)
 
 
 def check_host(host: str, pre: Preflight, level: str, *, min_free_kib: int = MIN_FREE_KIB,
-               overrides: Mapping[str, str] | None = None) -> list[HostFinding]:
-    """Judge one host; `overrides` (policy.rules entries for HOST-* ids) set a rule to error, warn or off."""
-    found = _check(host, pre, level, min_free_kib)
-    overrides = overrides or {}
-    return [replace(f, severity=overrides.get(f.rule, f.severity)) for f in found
-            if overrides.get(f.rule) not in ("off", "info")]
+               overrides: Mapping[str, str] | None = None) -> list[Finding]:
+    """One host's unwaived findings at `level` with `policy.rules` overrides (no waivers, no info)."""
+    settings = PolicySettings(level=level, rules=dict(overrides or {}))
+    report = check_hosts({host: pre}, settings, today=datetime.date.min, min_free_kib=min_free_kib)
+    return [f for f in report.findings if f.severity in ("error", "warn")]
 
-
-def _check(host: str, pre: Preflight, level: str, min_free_kib: int) -> list[HostFinding]:
-    blocking = "error" if level == "prod" else "warn"
-    out: list[HostFinding] = []
-    names = set(pre.confinement)
-    if not names & {"apparmor", "selinux"}:
-        out.append(HostFinding(host, "HOST-MAC-MISSING", blocking,
-                               f"the Docker daemon runs without AppArmor or SELinux (security options: "
-                               f"{', '.join(sorted(names)) or 'none'})",
-                               "enable AppArmor (Debian/Ubuntu) or SELinux (RHEL) on the host and restart dockerd"))
-    if "seccomp" not in names:
-        out.append(HostFinding(host, "HOST-SECCOMP-MISSING", blocking, "the Docker daemon runs without seccomp",
-                               "use a Docker build with seccomp support and do not set it unconfined"))
-    engine = _version(pre.engine_version)
-    if not engine or engine[:2] < MIN_ENGINE:
-        out.append(HostFinding(host, "HOST-ENGINE-VERSION", "error",
-                               f"Docker Engine {pre.engine_version or 'not found'}; Gantry needs "
-                               f"{'.'.join(map(str, MIN_ENGINE))} or newer", "install or upgrade Docker Engine"))
-    compose = _version(pre.compose_version)
-    if not compose or compose[:2] < MIN_COMPOSE:
-        out.append(HostFinding(host, "HOST-COMPOSE-VERSION", "error",
-                               f"Docker Compose {pre.compose_version or 'not found'}; Gantry needs v2."
-                               f"{MIN_COMPOSE[1]} or newer (`docker compose`)", "install the Compose v2 plugin"))
-    if 0 <= pre.free_kib < min_free_kib:
-        out.append(HostFinding(host, "HOST-DISK-LOW", "error",
-                               f"only {pre.free_kib // 1024} MiB free under the deploy path",
-                               "free disk space (old images: docker image prune) or raise the volume"))
-    return out

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from urllib.parse import quote
 
-from gantry.policy.catalogue import RULE_ORDER, RULES
+from gantry.policy.catalogue import RULES_BY_ID
 from gantry.policy.findings import Finding, PolicyReport
 
 PROBLEM_RULE = "POLICY-PROBLEM"
@@ -48,6 +48,21 @@ def render_text(report: PolicyReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def hint(fix: str) -> str:
+    """A rule's fix as the hint of an error or warning line: `Do this.` -> `do this`."""
+    return fix[:1].lower() + fix[1:].rstrip(".")
+
+
+def grouped_lines(findings: Iterable[Finding]) -> list[str]:
+    """One line per distinct finding, naming every service or host that has it, and its hint:
+    `lab-1, lab-2: HOST-MAC-MISSING: <message>` + `\n  hint: <fix>` (the deploy prints each as a warning)."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for f in findings:
+        groups.setdefault((f.rule, f.message, f.fix), []).append(f.service)
+    return [f"{', '.join(names)}: {rule}: {message}\n  hint: {hint(fix)}"
+            for (rule, message, fix), names in groups.items()]
+
+
 def render_json(report: PolicyReport) -> str:
     """A JSON list: one object per finding; each problem is an entry with rule POLICY-PROBLEM."""
     entries = [asdict(f) for f in report.findings]
@@ -76,7 +91,7 @@ def _sarif_rule(rule) -> dict:
     }
 
 
-def _sarif_result(f: Finding, artifacts: Sequence[str]) -> dict:
+def _sarif_result(f: Finding, artifacts: Sequence[str], index: dict[str, int]) -> dict:
     logical = {"fullyQualifiedName": f.path, "name": f.path.rsplit(".", 1)[-1], "kind": "member"}
     locations = [
         {"physicalLocation": {"artifactLocation": {"uri": uri, "index": i}}, "logicalLocations": [logical]}
@@ -84,7 +99,7 @@ def _sarif_result(f: Finding, artifacts: Sequence[str]) -> dict:
     ] or [{"logicalLocations": [logical]}]
     result: dict = {
         "ruleId": f.rule,
-        "ruleIndex": RULE_ORDER[f.rule],
+        "ruleIndex": index[f.rule],
         "level": SARIF_LEVEL[f.severity],
         "message": {"text": f"{f.service}: {f.message}"},
         "locations": locations,
@@ -98,8 +113,12 @@ def _sarif_result(f: Finding, artifacts: Sequence[str]) -> dict:
 def render_sarif(report: PolicyReport, *, source_files: Sequence[str]) -> str:
     """SARIF 2.1.0: the catalogue in tool.driver.rules, one result per finding, problems as notifications."""
     artifacts = [_uri(p) for p in source_files]
+    rules = list(report.catalogue)
+    rules += [RULES_BY_ID[rid] for rid in dict.fromkeys(f.rule for f in report.findings)
+              if RULES_BY_ID[rid] not in rules]  # a report put together from several sections
+    index = {r.id: i for i, r in enumerate(rules)}
     run: dict = {
-        "tool": {"driver": {"name": TOOL_NAME, "rules": [_sarif_rule(r) for r in RULES]}},
+        "tool": {"driver": {"name": TOOL_NAME, "rules": [_sarif_rule(r) for r in rules]}},
         "artifacts": [{"location": {"uri": uri}} for uri in artifacts],
         "invocations": [{
             "executionSuccessful": True,
@@ -107,6 +126,6 @@ def render_sarif(report: PolicyReport, *, source_files: Sequence[str]) -> str:
                 {"level": "error", "message": {"text": p}} for p in report.problems
             ],
         }],
-        "results": [_sarif_result(f, artifacts) for f in report.findings],
+        "results": [_sarif_result(f, artifacts, index) for f in report.findings],
     }
     return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"

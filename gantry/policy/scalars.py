@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
+
+from gantry.units import parse_size
 
 _TRUE = {"true", "yes", "y", "on", "1"}
 _FALSE = {"false", "no", "n", "off", "0", ""}
-_BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
 def as_bool(value: object) -> bool:
@@ -34,9 +33,7 @@ def as_bytes(value: object) -> int:
     if isinstance(value, (int, float)):
         return int(value)
     if isinstance(value, str):
-        m = _BYTES.match(value)
-        if m:
-            return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+        return parse_size(value.strip()) or 0
     return 0
 
 

@@ -25,8 +25,13 @@ def fan_out(items: Sequence, fn: Callable, max_parallel: int, *, reraise: bool =
     if not items:
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(items)))) as pool:
-        futures: list[Future] = [pool.submit(_capture, fn, item) for item in items]
-        interrupted = False
+        # Every item is started, even when Ctrl-C comes while they are being handed out: an item never
+        # started would have no result, and its host no known state.
+        with interrupts_held() as arrived:
+            futures: list[Future] = [pool.submit(_capture, fn, item) for item in items]
+        interrupted = bool(arrived)
+        if interrupted and on_interrupt is not None:
+            on_interrupt()
         while True:
             try:
                 results = [f.result() for f in futures]

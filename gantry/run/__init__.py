@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from gantry.engines import Engine, Work
-from gantry.errors import GantryError, HostError, Interrupted, LockHeldError, PreflightError
+from gantry.errors import GantryError, HostError, HostErrors, Interrupted, LockHeldError, PreflightError
 from gantry.health import Failed, ServiceSpec
 from gantry.plan import Plan, Step, make_plan
 from gantry.release import Release, releases_to_prune
@@ -80,7 +80,7 @@ class Runner:
         if errors:
             self.unlock_all()
             self.close()
-            raise errors[0] if len(errors) == 1 else _many(errors)
+            raise errors[0] if len(errors) == 1 else HostErrors(errors)
 
     def observe_all(self) -> None:
         """Connect and read every host (no lock, nothing written)."""
@@ -127,24 +127,16 @@ class Runner:
                                 f"inv lock.release --env {self.ctx.env.name}")
 
     def _preflight_errors(self) -> list[GantryError]:
-        """The policy's host rules on each engine (confinement, versions, disk): errors stop the run before
-        any change; warnings that several hosts share are said once, naming the hosts."""
-        from gantry.policy.host import check_host
+        """The policy's host rules on each engine (confinement, versions, disk; levels and waivers as for the
+        model): errors stop the run before any change; a warning that several hosts share is said once."""
+        from gantry.policy import settings_for
+        from gantry.policy.host import preflight_verdict
 
-        out: list[GantryError] = []
-        warned: dict[tuple[str, str, str], list[str]] = {}
-        for run in self.runs:
-            if run.session.preflight is None:
-                continue
-            for f in check_host(run.host, run.session.preflight, self.ctx.env.policy.level,
-                                overrides=self.ctx.env.policy.rules):
-                if f.severity == "error":
-                    out.append(PreflightError(run.host, "preflight", f"{f.rule}: {f.message}", f.fix))
-                else:
-                    warned.setdefault((f.rule, f.message, f.fix), []).append(run.host)
-        for (rule, message, fix), hosts in warned.items():
-            self.ctx.warn(f"warning: {', '.join(hosts)}: {rule}: {message}\n  hint: {fix}")
-        return out
+        preflights = {run.host: run.session.preflight for run in self.runs if run.session.preflight is not None}
+        errors, warnings = preflight_verdict(preflights, settings_for(self.ctx.env), today=self.ctx.now().date())
+        for text in warnings:
+            self.ctx.warn(f"warning: {text}")
+        return list(errors)
 
     def _image_errors(self) -> list[GantryError]:
         """The policy's verdict on the images' own USER and HEALTHCHECK, as found on the hosts."""
@@ -343,12 +335,3 @@ class Runner:
 
 def images_of(release: Release) -> tuple[str, ...]:
     return tuple(sorted({ref for ref in release.manifest.get("images", {}).values() if ref}))
-
-
-def _many(errors: list[GantryError]) -> GantryError:
-    first = errors[0]
-    text = "\n".join(str(e) for e in errors)
-    err = type(first)(first.where, f"{len(errors)} hosts failed before any change:\n{text}", first.hint) \
-        if not isinstance(first, HostError) else HostError(first.host, first.step, text)
-    err.exit_code = first.exit_code
-    return err

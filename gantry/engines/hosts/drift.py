@@ -14,9 +14,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import yaml
-
+from gantry import yamlio
 from gantry.engines.hosts.facts import HostFacts, split_sections
+from gantry.errors import ConfigError
 from gantry.health import completion_jobs
 
 CONFIG_HASH = "com.docker.compose.config-hash"
@@ -65,9 +65,9 @@ def parse_details(text: str) -> tuple[dict[str, str], tuple[Running, ...], dict[
 
 
 def _services(compose_yaml: str) -> dict:
-    try:
-        data = yaml.safe_load(compose_yaml) or {}
-    except yaml.YAMLError:
+    try:  # the release's compose.yaml as Gantry wrote it, read back with the reader that wrote it
+        data = yamlio.load_document(compose_yaml, "compose.yaml").data or {}
+    except ConfigError:
         return {}
     return (data.get("services") or {}) if isinstance(data, dict) else {}
 

@@ -12,28 +12,9 @@ import re
 from dataclasses import dataclass, field
 
 from gantry.engines.hosts.commands import MARK
+from gantry.health import Container, HealthPoll
+from gantry.policy.host import Preflight
 from gantry.release import hash_of_release_id
-
-
-@dataclass(frozen=True)
-class Container:
-    name: str
-    service: str
-    state: str  # created | running | restarting | exited | dead | paused | removing
-    health: str = ""  # "" (no healthcheck) | starting | healthy | unhealthy
-    exit_code: int = 0
-    id: str = ""
-    published: tuple[tuple[str, int], ...] = ()  # (host ip, host port) of each published TCP port
-    restarts: int = 0  # Docker's RestartCount: a container recreated by `up` starts at 0
-    started_at: float = 0.0  # State.StartedAt in epoch seconds on the host's clock; 0.0 when unknown
-
-
-@dataclass(frozen=True)
-class HealthPoll:
-    """One health poll: every container, and the host's clock read just before them (None when unreadable)."""
-
-    containers: tuple[Container, ...] = ()
-    host_now: float | None = None
 
 
 @dataclass(frozen=True)
@@ -158,24 +139,6 @@ def parse_facts(text: str) -> HostFacts:
         containers=containers,
         locked_by_us="locked" in s,
     )
-
-
-@dataclass(frozen=True)
-class Preflight:
-    security_options: tuple[str, ...] = ()
-    engine_version: str = ""
-    compose_version: str = ""
-    free_kib: int = -1
-
-    @property
-    def confinement(self) -> tuple[str, ...]:
-        """Names of active confinement options: apparmor, selinux, seccomp."""
-        names = []
-        for opt in self.security_options:
-            for part in opt.split(","):
-                if part.startswith("name="):
-                    names.append(part[5:])
-        return tuple(names)
 
 
 def parse_preflight(text: str) -> Preflight:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import tenacity
-import yaml
 
+from gantry import yamlio
 from gantry.engines.hosts import commands
 from gantry.engines.hosts.facts import (
     HealthPoll,
@@ -324,7 +324,7 @@ class HostSession:
     def read_release(self, rid: str) -> tuple[tuple[ServiceSpec, ...], dict[str, str]]:
         """A kept release's health specs (from its compose file) and its recorded image digests."""
         check = self.checked.get(rid) or self.verify(rid)
-        specs = service_specs(yaml.safe_load(check.compose_yaml) or {})
+        specs = service_specs(yamlio.load_document(check.compose_yaml, "compose.yaml").data or {})
         return specs, dict(check.manifest.get("resolved_images") or {})
 
     def stop_services(self, rid: str, services: tuple[str, ...]) -> None:
