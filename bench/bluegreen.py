@@ -37,7 +37,11 @@ def deploy(root: Path, version: str) -> tuple[float, int]:
     t0 = time.monotonic()
     done = subprocess.run(["inv", "deploy", "--env", "bench", "--yes", "--json"], cwd=root, env=env,
                           capture_output=True, text=True, timeout=600)
-    return time.monotonic() - t0, done.returncode
+    took = time.monotonic() - t0
+    if done.returncode:
+        print(f"bench.bluegreen: {root.name} v{version}: exit {done.returncode}\n{done.stderr[-2000:]}",
+              file=sys.stderr)
+    return took, done.returncode
 
 
 def project(tmp: Path, lab: Path, name: str, registry: str, extra: str) -> Path:

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 
 from gantry.engines.bluegreen.documents import COLOURS, LiveState, other, parse_state
-from gantry.engines.hosts.facts import Container, parse_ps, split_sections
+from gantry.engines.hosts.facts import parse_ps, split_sections
+from gantry.health import Container
 
 
 @dataclass(frozen=True)

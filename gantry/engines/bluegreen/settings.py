@@ -14,15 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gantry import yamlio
-from gantry.config import Environment, ProxyService, _string_marks, parse_yaml
+from gantry import units, yamlio
+from gantry.config import Environment, ProxyService, _string_marks
 from gantry.errors import Problem
 from gantry.health import parse_duration
 from gantry.policy.ports import port_bindings
 
 EXCLUSIVE_LABEL = "gantry.exclusive"  # a named volume with this label "true" is never mounted by two colours
 MAX_DRAIN = 3600.0
-_DRAIN = re.compile(r"(\d+(\.\d+)?(ms|s|m|h))+|0")
 _HOST = re.compile(r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _PINNED = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")
 
@@ -76,7 +75,7 @@ def check_proxy(env: Environment, model: Mapping, env_text: str = "", source: st
     if not env.proxy:
         return []
     source = source or env.source
-    marks = _string_marks(parse_yaml(env_text, source)) if env_text else {}
+    marks = _string_marks(yamlio.load_document(env_text, source)) if env_text else {}
 
     def at(key: str) -> str:
         mark = marks.get(key) or marks.get(key.rsplit(".", 1)[0]) or marks.get("proxy")
@@ -116,7 +115,8 @@ def _value_problems(key: str, p: ProxyService, at) -> list[Problem]:
     for sub, value in (("port", p.port), ("publish", p.publish)):
         if not 0 < value < 65536:
             out.append(Problem(at(f"{key}.{sub}"), f"{value} is not a TCP port", "use 1-65535"))
-    if not _DRAIN.fullmatch(p.drain) or parse_duration(p.drain, 0.0) > MAX_DRAIN:
+    nanos = units.parse_duration(p.drain)
+    if nanos is None or not 0 <= nanos / 1e9 <= MAX_DRAIN:
         out.append(Problem(at(f"{key}.drain"), f"{yamlio.excerpt(p.drain)} is not a duration up to 1h",
                            "e.g. 10s, 1m30s or 0"))
     if p.host and not _HOST.fullmatch(p.host.lower()):
