@@ -151,7 +151,7 @@ def drift(c, env=None, json=False):
         return facts, drift_stage.find_drift(
             facts, "".join(f"{x}\n" for x in s.get("live-compose", [])), manifest if isinstance(manifest, dict)
             else {}, *drift_stage.parse_details(details), now=now,
-            lock_limit=2 * environment.ssh.command_timeout)
+            lock_limit=2 * environment.ssh.command_timeout, project=project)
 
     outcomes = _each_host(environment, read)
     doc = {"environment": environment.name, "drift": False, "hosts": []}

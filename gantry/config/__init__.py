@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from gantry import yamlio
-from gantry.config.checks import check_name, check_values
+from gantry.config.checks import check_name, check_values, compose_project_name
 from gantry.errors import ConfigError, Problem, ProblemList, UsageError
 
 ENV_DIR = "environments"
@@ -159,8 +159,8 @@ class Environment:
 
     @property
     def compose_project(self) -> str:
-        """Compose project name on the hosts: namespaced by project and environment."""
-        return f"{self.project}-{self.name}"
+        """Compose project name on the hosts: namespaced by project and environment, one per pair."""
+        return compose_project_name(self.project, self.name)
 
     @property
     def base_dir(self) -> str:

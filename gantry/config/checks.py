@@ -19,6 +19,19 @@ NAME_RULE = "lowercase letters, digits, '-' and '_', starting with a letter or d
 MAX_SECONDS = 86400.0  # a timeout beyond a day is a typo; beyond ~1e9 Python's own waits overflow
 
 
+def compose_project_name(project: str, env: str) -> str:
+    """The compose project of a project's environment on a host: one name per (project, env), never shared.
+
+    `{project}-{env}` when env has no '-' (prod, staging: the name Gantry always gave, so their containers,
+    networks and volumes stay theirs). Such a name's env is its part after the last '-'. An env with '-' is
+    written after `-_` with '_' as '__' and '-' as '_d' (a prefix code without '-'): `a` + `b-c` is
+    `a-_b_dc`, which no dash-free env can give (its part after the last '-' starts with '_'), while `a-b` +
+    `c` keeps `a-b-c`. Both parts follow NAME_PATTERN; so does the result (Compose's rule)."""
+    if "-" not in env:
+        return f"{project}-{env}"
+    return f"{project}-_" + env.replace("_", "__").replace("-", "_d")
+
+
 def check_name(kind: str, name: str) -> str:
     """'' when `name` may be an environment or project name, else what is wrong with it."""
     if NAME_PATTERN.match(name):

@@ -166,7 +166,7 @@ class HostSession:
 
     def live(self, specs: tuple[ServiceSpec, ...]) -> LiveRelease:
         """What the host runs, for the plan, as last observed; judged healthy the way a deploy judges it."""
-        seen = settled_verdict(self.facts.containers, specs)
+        seen = settled_verdict(self.facts.containers, specs, self.project)
         return LiveRelease(self.facts.current, self.live_compose if self.facts.current else "",
                            self.live_manifest if self.facts.current else "",
                            "" if isinstance(seen, Healthy) else getattr(seen, "reason", "not healthy"),
@@ -222,9 +222,21 @@ class HostSession:
                  specs: tuple[ServiceSpec, ...] = ()) -> None:
         """Pin images to recorded digests (rollback); pull what is missing, `up -d` and resolve digests,
         in one round trip, retried on transient registry errors only."""
-        if pins:
-            self.step("pin", lambda: self.conn.run(commands.pin_images(pins), step="pin"))
-        cmd = commands.pull_and_up(self.project, self.layout, rid, images, first_poll=True)
+        if pins:  # the host's pinned copy of the release (its images as digests); the release's files stay as they are
+            def pin() -> None:
+                from gantry.errors import GantryError
+                from gantry.release import pinned_compose
+
+                check = self.checked.get(rid) or self.verify(rid)
+                try:
+                    text = commands.pinned_header(rid) + pinned_compose(check.compose_yaml, pins)
+                except (ValueError, GantryError) as exc:
+                    raise HostError(self.host, "pin", f"release {rid}: {getattr(exc, 'what', exc)}",
+                                    "its compose.yaml was not written by this Gantry; deploy it again") from None
+                self.conn.run(commands.write_pinned(self.layout), step="pin", stdin=text.encode())
+
+            self.step("pin", pin)
+        cmd = commands.pull_and_up(self.project, self.layout, rid, images, first_poll=True, pinned=bool(pins))
         self.first_poll = None
 
         def run() -> dict[str, str]:
@@ -261,7 +273,7 @@ class HostSession:
         """`up` stops at a dependency that failed (a one-shot job that exited non-zero, an unhealthy service
         others wait for): name it, with its last log lines, as a failed health wait would."""
         try:
-            found = verdict(self.poll().containers, specs, {}, 0.0, 0.0) if specs else None
+            found = verdict(self.poll().containers, specs, {}, 0.0, 0.0, self.project) if specs else None
         except HostError:
             found = None
         if isinstance(found, Failed) and found.container:
@@ -300,7 +312,8 @@ class HostSession:
         result = self.step("health", lambda: wait_healthy(poll, specs, interval=self.health.interval,
                                                           deadline=deadline, settle=self.health.settle, first=first,
                                                           # a rollback is never cut short: it restores service
-                                                          cancel=None if self.phase == "rollback" else self.cancel))
+                                                          cancel=None if self.phase == "rollback" else self.cancel,
+                                                          project=self.project))
         if polls:  # the wait stops at the first healthy poll: the last one (the up round trip made the first)
             last = "first healthy poll" if not isinstance(result, Failed) else "last poll"
             self.spans.append((self._label(f"{last} (poll {len(polls) + (first is not None)})"), *polls[-1]))
