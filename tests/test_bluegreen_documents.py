@@ -37,7 +37,7 @@ def test_bluegreen_base_document_keeps_the_unproxied_services_without_edges_to_p
 
 def test_bluegreen_colour_document_joins_base_networks_and_the_proxy_with_its_own_alias():
     doc = documents.colour_document(MODEL, ROUTES, PROJECT, "green", "r2")
-    assert doc["name"] == "shop-prod-green"
+    assert doc["name"] == "shop-prod-_green"
     web = doc["services"]["web"]
     assert "ports" not in web
     assert web["depends_on"] == {"api": {"condition": "service_started"}}  # db runs in the base project
@@ -45,17 +45,24 @@ def test_bluegreen_colour_document_joins_base_networks_and_the_proxy_with_its_ow
     assert web["labels"] == {"gantry.colour": "green", "gantry.release": "r2"}
     assert doc["networks"]["default"] == {"name": "shop-prod_default", "external": True}
     assert doc["networks"]["back"] == {"name": "shop-prod_back", "external": True}
-    assert doc["networks"]["gantry-proxy"] == {"name": "shop-prod-proxy_net", "external": True}
+    assert doc["networks"]["gantry-proxy"] == {"name": "shop-prod-_proxy_net", "external": True}
     # a named volume keeps its real name: both colours mount the same one
     assert doc["volumes"] == {"uploads": {"name": "shop-prod_uploads"}}
 
 
-def test_bluegreen_colour_projects_never_share_a_name():
-    names = {documents.colour_project(PROJECT, c) for c in documents.COLOURS} | {documents.proxy_project(PROJECT),
-                                                                                  PROJECT}
-    assert len(names) == 4
+@pytest.mark.parametrize("project, env", [("shop", "prod"), ("shop-prod", "blue"), ("shop", "prod-blue"),
+                                          ("a", "b-c"), ("a-b", "c")],
+                         ids=["plain", "env-named-blue", "env-with-dash", "coded-env", "dash-project"])
+def test_bluegreen_colour_projects_are_never_another_environments(project, env):
+    from gantry.config.checks import compose_project_name
+
+    base = compose_project_name(project, env)
+    ours = {documents.colour_project(base, c) for c in documents.COLOURS} | {documents.proxy_project(base)}
+    names = (project, base, "shop", "shop-prod", "a", "a-b")
+    others = {compose_project_name(p, e) for p in names for e in ("blue", "green", "proxy", "prod", "prod-blue", "c")}
+    assert len(ours) == 3 and not ours & others and base not in ours
     with pytest.raises(ValueError):
-        documents.colour_project(PROJECT, "red")
+        documents.colour_project(base, "red")
 
 
 @pytest.mark.parametrize("colour, first_handler", [
@@ -85,14 +92,14 @@ def test_bluegreen_proxy_document_publishes_each_port_once_and_mounts_config_rea
     assert proxy["ports"] == [{"target": 80, "published": "80", "protocol": "tcp"}]
     assert proxy["volumes"][0] == {"type": "bind", "source": "/srv/a b/proxy/config", "target": "/config",
                                    "read_only": True}
-    assert doc["networks"] == {"net": {"name": "shop-prod-proxy_net"}}
+    assert doc["networks"] == {"net": {"name": "shop-prod-_proxy_net"}}
 
 
 def test_bluegreen_commands_quote_paths_once_and_reload_through_the_admin_api():
     proxy = commands.ProxyLayout(Layout("/srv/my app/shop/prod"))
     text = render(commands.switch_proxy(PROJECT, proxy, '{"a": 1}\n', "{}\n"))
     assert "'/srv/my app/shop/prod/proxy/config/caddy.json.tmp'" in text
-    assert ("docker compose -p shop-prod-proxy -f '/srv/my app/shop/prod/proxy/compose.yaml' exec -T proxy caddy "
+    assert ("docker compose -p shop-prod-_proxy -f '/srv/my app/shop/prod/proxy/compose.yaml' exec -T proxy caddy "
             "reload --config /config/caddy.json --address localhost:2019") in text
     assert text.index("reload") < text.index("state.json")  # the live colour is recorded only after the reload
     views = render(commands.write_views(Layout("/srv/my app/shop/prod"), "r2", {"green": "services: {}\n"}))

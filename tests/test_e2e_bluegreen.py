@@ -37,7 +37,7 @@ def _colours(lab, host, app: App) -> dict[str, str]:
     """colour -> the state of its web container, read on the host."""
     out = {}
     for colour in ("blue", "green"):
-        names = ssh(lab, host, "docker", "ps", "-a", "--filter", f"label=com.docker.compose.project={app.project}-"
+        names = ssh(lab, host, "docker", "ps", "-a", "--filter", f"label=com.docker.compose.project={app.project}-_"
                     f"{colour}", "--format", "{{.State}}").stdout.split()
         out[colour] = ",".join(names) or "none"
     return out

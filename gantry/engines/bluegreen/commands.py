@@ -111,7 +111,8 @@ def switch_proxy(project: str, proxy: ProxyLayout, config_text: str, state_text:
 
 
 # `docker ps` rows with the labels a colour carries (parsed by bluegreen.facts; unknown keys are ignored)
-PS_FORMAT = ('{"ID":{{json .ID}},"Name":{{json .Names}},"Service":{{json (.Label "com.docker.compose.service")}},'
+PS_FORMAT = ('{"ID":{{json .ID}},"Name":{{json .Names}},"Project":{{json (.Label "com.docker.compose.project")}},'
+             '"Service":{{json (.Label "com.docker.compose.service")}},'
              '"State":{{json .State}},"Status":{{json .Status}},"Release":{{json (.Label "gantry.release")}}}')
 
 

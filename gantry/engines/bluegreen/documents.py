@@ -37,14 +37,18 @@ def other(colour: str) -> str:
 
 
 def colour_project(project: str, colour: str) -> str:
-    """The compose project of one colour of `project`."""
+    """The compose project of one colour of `project` (an environment's compose project).
+
+    `-_` + a word without `_d` is a suffix that gantry.config.checks.compose_project_name never ends a name
+    with (a dash-free env cannot start with '_'; an env with '-' is coded with `_d`), so a colour's (or the
+    proxy's) project is never another environment's."""
     if colour not in COLOURS:
         raise ValueError(f"not a colour: {colour!r}")
-    return f"{project}-{colour}"
+    return f"{project}-_{colour}"
 
 
 def proxy_project(project: str) -> str:
-    return f"{project}-proxy"
+    return f"{project}-_proxy"
 
 
 def proxy_network(project: str) -> str:
@@ -184,7 +188,7 @@ def parse_state(text: str) -> LiveState:
 
 def render(doc: Mapping) -> str:
     """A document as the text written to the host (YAML for compose, JSON for caddy)."""
-    return yaml.safe_dump(dict(doc), sort_keys=True, default_flow_style=False, allow_unicode=True)
+    return yaml.safe_dump(dict(doc), sort_keys=True, default_flow_style=False, allow_unicode=True, width=1 << 16)
 
 
 def render_json(doc: Mapping) -> str:

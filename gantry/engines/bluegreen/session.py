@@ -8,13 +8,14 @@ the health wait are its code, unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import tenacity
-import yaml
 
+from gantry import yamlio
 from gantry.engines.bluegreen import commands, documents
 from gantry.engines.bluegreen.facts import BlueGreenFacts, parse_bluegreen
 from gantry.engines.bluegreen.settings import Route
@@ -49,9 +50,13 @@ class ProxySettings:
                 tuple(s for s in specs if s.name in self.services))
 
 
+def _model(compose_yaml: str) -> dict:
+    return yamlio.load_document(compose_yaml, "compose.yaml").data or {}
+
+
 def split_release(compose_yaml: str, proxy: ProxySettings, project: str, rid: str) -> dict[str, str]:
     """A release's compose text as the three views' documents."""
-    model = yaml.safe_load(compose_yaml) or {}
+    model = _model(compose_yaml)
     docs = {"base": documents.render(documents.base_document(model, proxy.routes))}
     for colour in documents.COLOURS:
         docs[colour] = documents.render(documents.colour_document(model, proxy.routes, project, colour, rid))
@@ -106,17 +111,22 @@ class BlueGreenSession(HostSession):
         """The hosts engine's session on one view: same connection, reporter, timings and phase."""
         if name not in self.views:
             project = self.project if name == "base" else documents.colour_project(self.project, name)
+            # its own `checked`: a pinned `up` pins the view's document, never the whole release's
             self.views[name] = HostSession(self.conn, commands.view_layout(self.layout, name), project, self.health,
                                            self.report, self.redact, self.cancel, timings=self.timings,
-                                           spans=self.spans, checked=self.checked)
+                                           spans=self.spans)
         session = self.views[name]
         session.phase = self.phase
         return session
 
     def write_views(self, rid: str, compose_yaml: str | None = None) -> None:
-        text = compose_yaml if compose_yaml is not None else (self.checked.get(rid) or self.verify(rid)).compose_yaml
-        docs = split_release(text, self.proxy, self.project, rid)
+        """Write a release's views; for a kept release, also what its views' pinned `up` reads."""
+        check = None if compose_yaml is not None else (self.checked.get(rid) or self.verify(rid))
+        docs = split_release(check.compose_yaml if check else compose_yaml, self.proxy, self.project, rid)
         self.step("views", lambda: self.conn.run(commands.write_views(self.layout, rid, docs), step="views"))
+        if check is not None:
+            for name, text in docs.items():
+                self.view(name).checked[rid] = dataclasses.replace(check, compose_yaml=text)
 
     # -- the plan's steps ---------------------------------------------------------------------------
 
@@ -135,7 +145,7 @@ class BlueGreenSession(HostSession):
             super().execute(step, work)
             self.write_views(rid, work.release.compose_yaml)
         elif kind == "up":
-            if not colour and step.pinned:
+            if step.pinned and (not colour or rid not in self.view(view).checked):
                 self.write_views(rid)  # a kept release: its views may predate this engine's settings
             session = self.view(view)
             images = () if step.pinned else self.images_of(work, bool(colour))
@@ -168,7 +178,7 @@ class BlueGreenSession(HostSession):
 
     def images_of(self, work: Work, proxied: bool) -> tuple[str, ...]:
         """The image references of the base project's services (or of the proxied ones)."""
-        services = (yaml.safe_load(work.release.compose_yaml) or {}).get("services") or {}
+        services = _model(work.release.compose_yaml).get("services") or {}
         return tuple(sorted({str(svc["image"]) for name, svc in services.items()
                              if svc.get("image") and (name in self.proxy.services) == proxied}))
 
