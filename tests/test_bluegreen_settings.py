@@ -80,3 +80,14 @@ def test_bluegreen_settings_shared_volume_not_marked_exclusive_is_allowed():
 
 def test_bluegreen_settings_no_proxy_no_problem():
     assert found("project: app\ndeploy_path: /srv/app\n") == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    (BASE + "proxy:\n  web: {port: 8080}\n", "proxy: is read only by engine: bluegreen"),
+    ("project: app\ndeploy_path: /srv/app\nengine: bluegreen\n", "engine: bluegreen needs at least one service"),
+], ids=["proxy-without-engine", "engine-without-proxy"])
+def test_bluegreen_settings_engine_and_proxy_go_together(text, expected):
+    from gantry.engines.bluegreen.settings import engine_problems
+
+    env = bind_environment(text, SOURCE)
+    assert any(expected in str(p) for p in engine_problems(env, MODEL))
