@@ -6,7 +6,7 @@ trap 'echo "setup: FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 compose_version="2.40.3"
-apt_packages=(docker.io openssh-server openssh-client busybox-static docker-registry age iproute2
+apt_packages=(docker.io openssh-server openssh-client busybox-static docker-registry age iproute2 caddy
               util-linux mount iptables ca-certificates)
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -46,7 +46,8 @@ ALLOWED: dict[str, set[str]] = {
     "lab": {"errors"},
     # tasks: flags -> stages -> output; hosts are reached through the engines only (never `remote` directly)
     "cli": CORE | {"config", "compose", "secrets", "policy", "prepare", "release", "plan", "run", "engines",
-                   "engines.hosts", "engines.swarm", "health", "audit", "output", "notify", "build", "init", "lab"},
+                   "engines.hosts", "engines.swarm", "engines.bluegreen", "health", "audit", "output", "notify",
+                   "build", "init", "lab"},
     "__main__": {"cli"},
 }
 PURE = {"errors", "yamlio", "shell", "units", "compose", "config", "policy", "release", "prepare", "health", "plan",

@@ -27,6 +27,8 @@ from gantry.cli.base import (
     who,
 )
 from gantry.engines import engine_for
+from gantry.engines.bluegreen.policy import as_checked
+from gantry.engines.bluegreen.settings import engine_problems
 from gantry.errors import EXIT_INVALID, ProblemList, UsageError
 from gantry.health import service_specs
 from gantry.init import placeholder_hosts
@@ -62,9 +64,10 @@ def _prepared_release(c, env):
         raise ProblemList(placeholder_hosts(environment))
     engine_for(environment.engine, environment).check_ready()  # hosts to go to, before the secrets are read
     prep = prepare.prepare(environment, raw=True)
-    if prep.problems or prep.secret_problems:
-        raise ProblemList(list(prep.problems + prep.secret_problems))
-    report = prepare.check(prep, today=today())
+    problems = list(prep.problems + prep.secret_problems) + engine_problems(environment, prep.model.data)
+    if problems:
+        raise ProblemList(problems)
+    report = prepare.check(as_checked(prep), today=today())
     if report.blocking:
         from gantry.policy import render_text
 

@@ -22,6 +22,8 @@ from gantry.cli.base import (
     who,
 )
 from gantry.cli.compose_config import read_user_file
+from gantry.engines.bluegreen.policy import as_checked
+from gantry.engines.bluegreen.settings import engine_problems
 from gantry.errors import EXIT_INVALID, GantryError, ProblemList, UsageError
 from gantry.init import placeholder_hosts
 from gantry.notify import notify_problems
@@ -58,10 +60,11 @@ def validate(c, env=None):
     """Check that an environment can be deployed: config, compose files, variables, secrets, policy."""
     environment = load_env(c, env)
     prep = prepare.prepare(environment, raw=True)
-    report = prepare.check(prep, today=today())
+    report = prepare.check(as_checked(prep), today=today())
     problems = [str(p) for p in placeholder_hosts(environment)]
     problems += [str(p) for p in prep.problems + prep.secret_problems]
     problems += [str(p) for p in notify_problems(environment, prep.secrets.declared)]
+    problems += [str(p) for p in engine_problems(environment, prep.model.data)]
     missing = config.inventory_problem(environment)
     if missing and environment.inventory != config.LAB_INVENTORY:
         problems.append(str(missing))
@@ -140,7 +143,7 @@ def check(c, env=None, file=None, level="prod", allow_registry=None, format="tex
         prep = prepare.prepare(environment, raw=True)
         if prep.problems:
             raise ProblemList(list(prep.problems))
-        report = prepare.check(prep, today=today())
+        report = prepare.check(as_checked(prep), today=today())
         names = list(environment.compose_files)
     if format == "json":
         sys.stdout.write(policy.render_json(report) + "\n")

@@ -37,7 +37,15 @@ def status(c, env=None, json=False):
     environment = load_env(c, env)
     if environment.engine == "swarm":
         return _swarm_status(environment, json)
-    outcomes = reads.status(environment)
+    project = environment.compose_project
+    bluegreen = environment.engine == "bluegreen"
+    extra = None
+    if bluegreen:  # the live colour and the proxy (engine bluegreen)
+        from gantry.engines.bluegreen import commands as bg_commands
+
+        def extra(layout):
+            return bg_commands.facts(project, bg_commands.ProxyLayout(layout))
+    outcomes = reads.status(environment, extra=extra)
     now = datetime.datetime.now(datetime.timezone.utc)
     addresses = {h.label: h.address for h in environment.hosts}
     doc = {"environment": environment.name, "hosts": []}
@@ -48,7 +56,7 @@ def status(c, env=None, json=False):
             doc["hosts"].append({"host": o.host, "error": str(o.error)})
             rows.append((o.host, "-", "unreachable", "-", "-"))
             continue
-        f, damaged = o.value.facts, o.value.damaged
+        f, damaged, out = o.value.facts, o.value.damaged, o.value.raw
         for rid, missing in damaged.items():
             notes.append(f"{o.host}: release {rid} is damaged: missing {', '.join(missing)} "
                          f"(a rollback to it would fail; deploy again, or remove it)")
@@ -60,7 +68,14 @@ def status(c, env=None, json=False):
                              "containers": containers, "lock": lock, "damaged": damaged})
         health = ", ".join(f"{x.service}:{x.health or x.state}" for x in f.containers) or "no containers"
         urls = " ".join(u for c in containers for u in c["urls"]) or "-"
-        rows.append((o.host, f.current or "(none)", health, urls, lock or "-"))
+        live = f.current or "(none)"
+        if bluegreen:
+            seen = _colours(out, addresses[o.host], environment)
+            doc["hosts"][-1].update(seen)
+            live += f" ({seen['colour'] or 'no colour live'})"
+            health += "; " + ", ".join(f"{c}: {s}" for c, s in seen["colours"].items())
+            urls = seen["proxy"] or "proxy not running"
+        rows.append((o.host, live, health, urls, lock or "-"))
     if json:
         output.print_json(doc)
     else:
@@ -84,6 +99,13 @@ def _swarm_status(environment, as_json: bool) -> None:
                          s["update"] or "-") for s in doc["services"]], ("service", "replicas", "nodes", "update")))
     print(output.table([(n["address"], n["role"], n["state"], n["availability"]) for n in doc["nodes"]],
                        ("node", "role", "state", "availability")))
+
+
+def _colours(out: str, address: str, environment) -> dict:
+    from gantry.engines.bluegreen.facts import parse_bluegreen, status_of
+    from gantry.engines.bluegreen.settings import routes
+
+    return status_of(parse_bluegreen(out), address, routes(environment))
 
 
 @task(help={"env": "environment name", "json": "print a JSON document on stdout"})

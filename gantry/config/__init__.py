@@ -125,6 +125,16 @@ class SwarmConfig:
 
 
 @dataclass(frozen=True)
+class ProxyService:
+    """One service behind the blue/green proxy; its values are checked by gantry.engines.bluegreen.settings."""
+
+    port: int  # the port the service listens on inside its container
+    host: str = ""  # route by Host header ('' answers every host name)
+    publish: int = 80  # where the proxy listens on the host
+    drain: str = "10s"  # how long the old colour keeps serving in-flight requests after the switch
+
+
+@dataclass(frozen=True)
 class Environment:
     project: str
     deploy_path: str
@@ -148,6 +158,8 @@ class Environment:
     hooks: HooksConfig = field(default_factory=HooksConfig)
     notify: list[NotifyConfig] = field(default_factory=list)
     images: ImagesConfig = field(default_factory=ImagesConfig)
+    proxy: dict[str, ProxyService] = field(default_factory=dict)  # engine bluegreen: service -> proxy settings
+    proxy_image: str = ""  # engine bluegreen: the proxy's image, pinned by digest (repo:tag@sha256:...)
     # Filled in by the loader, not read from YAML:
     name: str = field(default="", metadata={"internal": True})
     root: str = field(default="", metadata={"internal": True})

@@ -36,6 +36,7 @@ class HostOutcome:
 class HostStatus:
     facts: HostFacts
     damaged: dict[str, list[str]]  # kept release -> the files it is missing
+    raw: str = ""  # the whole read, for an engine's own part of it (blue/green: colours and proxy)
 
 
 @dataclass(frozen=True)
@@ -74,13 +75,17 @@ def each_host(env, fn: Callable) -> list[HostOutcome]:
             for t, r in zip(targets, results)]
 
 
-def status(env) -> list[HostOutcome]:
-    """Each host's facts and its damaged kept releases (HostStatus)."""
+def status(env, extra: Callable | None = None) -> list[HostOutcome]:
+    """Each host's facts and its damaged kept releases (HostStatus); `extra(layout)` reads more in the same
+    round trip (an engine's own facts, kept in HostStatus.raw)."""
     def read(conn, layout) -> HostStatus:
-        out = conn.run(commands.read_status(layout, env.compose_project), step="status", check=False).stdout
+        cmd = commands.read_status(layout, env.compose_project)
+        if extra is not None:
+            cmd = commands.sequence(cmd, extra(layout))
+        out = conn.run(cmd, step="status", check=False).stdout
         found = parse_facts(out)
         return HostStatus(found, damaged_releases(split_sections(out).get("release-files", []), layout,
-                                                  found.releases))
+                                                  found.releases), out)
 
     return each_host(env, read)
 
