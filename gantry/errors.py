@@ -105,6 +105,23 @@ class HostError(GantryError):
         super().__init__(f"{host} [{step}]", what, hint)
 
 
+class HostErrors(GantryError):
+    """Several hosts failed before any change: every message, and the exit code of the first (by its type)."""
+
+    def __init__(self, errors: list[GantryError]) -> None:
+        self.errors = tuple(errors)
+        first = errors[0]
+        text = "\n".join(str(e) for e in errors)
+        if isinstance(first, HostError):  # each line names its host and step already
+            super().__init__("", text)
+        else:
+            super().__init__(first.where, f"{len(errors)} hosts failed before any change:\n{text}", first.hint)
+
+    @property
+    def exit_code(self) -> int:  # type: ignore[override]
+        return self.errors[0].exit_code
+
+
 class UnreachableError(HostError):
     exit_code = EXIT_UNREACHABLE
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import tenacity
 
@@ -30,6 +31,7 @@ class Container:
     published: tuple[tuple[str, int], ...] = ()  # (host ip, host port) of each published TCP port
     restarts: int = 0  # Docker's RestartCount: a container recreated by `up` starts at 0
     started_at: float = 0.0  # State.StartedAt in epoch seconds on the host's clock; 0.0 when unknown
+    project: str = ""  # its compose project (label com.docker.compose.project): a service is keyed on both
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,45 @@ def parse_duration(value: object, default: float) -> float:
     return nanos / 1e9 if nanos is not None else default
 
 
-def settled_verdict(containers: tuple[Container, ...], specs: tuple[ServiceSpec, ...]) -> Verdict:
+class _OfService(Protocol):
+    @property
+    def project(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+
+
+Item = TypeVar("Item", bound=_OfService)
+
+
+class MixedProjects(ValueError):
+    """Containers of several compose projects where the caller named none: grouping them by service would mix."""
+
+
+def by_service(items: Iterable[Item], project: str | None = None) -> dict[str, list[Item]]:
+    """The containers of ONE compose project, by service: `project`'s, or with None the only project among them.
+
+    A service is keyed on compose project + service (labels com.docker.compose.project/.service): two projects,
+    or two colours of one, may both run a `web`. Containers of another project are left out; with None and
+    several projects present, MixedProjects is raised rather than a guess."""
+    items = list(items)
+    if project is None:
+        projects = sorted({i.project for i in items})
+        if len(projects) > 1:
+            raise MixedProjects(f"containers of {len(projects)} compose projects ({', '.join(projects)}) in one "
+                                "reading: which one is this release's was not said")
+        project = projects[0] if projects else ""
+    out: dict[str, list[Item]] = {}
+    for i in items:
+        if i.project == project:
+            out.setdefault(i.service, []).append(i)
+    return out
+
+
+def settled_verdict(containers: tuple[Container, ...], specs: tuple[ServiceSpec, ...],
+                    project: str | None = None) -> Verdict:
     """The verdict on containers that have had all the time they need (a live release, read once): what a
     deploy uses to call a host unchanged, and a plan to call it a repair."""
-    return verdict(containers, specs, {c.id or c.name: 0.0 for c in containers}, 1e9, 0.0)
+    return verdict(containers, specs, {c.id or c.name: 0.0 for c in containers}, 1e9, 0.0, project)
 
 
 def completion_jobs(services: Mapping) -> set[str]:
@@ -153,15 +190,15 @@ class Observer:
                 self.running_since.pop(key, None)
 
     def judge(self, poll: HealthPoll | tuple[Container, ...], specs: tuple[ServiceSpec, ...], local_now: float,
-              settle: float) -> Verdict:
+              settle: float, project: str | None = None) -> Verdict:
         if not isinstance(poll, HealthPoll):
             poll = HealthPoll(tuple(poll))
         self.see(poll.containers, local_now)
         running = [c for c in poll.containers if c.state == "running"]
         if poll.host_now is not None and all(c.started_at for c in running):
             since = {c.id or c.name: c.started_at for c in running}
-            return verdict(poll.containers, specs, since, poll.host_now, settle)
-        return verdict(poll.containers, specs, self.running_since, local_now, settle)
+            return verdict(poll.containers, specs, since, poll.host_now, settle, project)
+        return verdict(poll.containers, specs, self.running_since, local_now, settle, project)
 
 
 def next_poll(pending: Pending, interval: float, attempt: int, fast: float = FAST_POLL) -> float:
@@ -174,11 +211,17 @@ def next_poll(pending: Pending, interval: float, attempt: int, fast: float = FAS
 
 
 def verdict(containers: tuple[Container, ...], specs: tuple[ServiceSpec, ...],
-            running_since: Mapping[str, float], now: float, settle: float) -> Verdict:
-    """Healthy when every service is; Failed at the first known failure; Pending otherwise."""
+            running_since: Mapping[str, float], now: float, settle: float, project: str | None = None) -> Verdict:
+    """Healthy when every service is; Failed at the first known failure; Pending otherwise.
+
+    Only the containers of `project` count (with None: of the one project the poll holds; see by_service)."""
+    try:
+        groups = by_service(containers, project)
+    except MixedProjects as exc:
+        return Failed(str(exc))
     waiting = []
     for spec in specs:
-        mine = [c for c in containers if c.service == spec.name]
+        mine = groups.get(spec.name, [])
         if spec.replicas == 0:
             continue
         if not mine:
@@ -225,7 +268,8 @@ def _container_verdict(c: Container, spec: ServiceSpec, since: float | None, now
 
 def wait_healthy(poll: Callable[[], HealthPoll | tuple[Container, ...]], specs: tuple[ServiceSpec, ...], *,
                  interval: float, deadline: float, settle: float, first: HealthPoll | None = None,
-                 cancel: threading.Event | None = None, clock: Callable[[], float] = time.monotonic) -> Verdict:
+                 cancel: threading.Event | None = None, clock: Callable[[], float] = time.monotonic,
+                 project: str | None = None) -> Verdict:
     """Poll until Healthy or Failed; Pending past the deadline becomes Failed.
 
     `first` is a poll already made (in the `up` round trip): the first verdict comes from it. Polls come
@@ -234,7 +278,7 @@ def wait_healthy(poll: Callable[[], HealthPoll | tuple[Container, ...]], specs: 
     given = [first] if first is not None else []
 
     def attempt() -> Verdict:
-        return observer.judge(given.pop() if given else poll(), specs, clock(), settle)
+        return observer.judge(given.pop() if given else poll(), specs, clock(), settle, project)
 
     def wait(state: tenacity.RetryCallState) -> float:
         return next_poll(state.outcome.result(), interval, state.attempt_number)

@@ -11,12 +11,14 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gantry import yamlio
 from gantry.errors import ConfigError, UsageError
 
 HASH_LEN = 10
@@ -150,6 +152,32 @@ def write_bundle(dest: Path, files: Mapping[str, tuple[bytes, int]]) -> None:
         raise ConfigError(str(dest), f"cannot write the bundle ({exc.strerror})", "check the directory") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+_SERVICE_IMAGE = re.compile(r"^(    image: )(\S+)$")  # a service's `image:` as compose.render writes it
+
+
+def pinned_compose(compose_yaml: str, pins: Mapping[str, str]) -> str:
+    """A release's compose.yaml with each pinned service image (`repo:tag`) written as its recorded digest
+    (`repo@sha256:..`): the host's copy that a rollback runs, so it gets the same bytes without retagging an
+    image other projects on the host may run. Every other byte stays; ValueError when the text does not load
+    back as the same model with only those images changed (a compose file not written by Gantry's renderer)."""
+    lines, top = compose_yaml.splitlines(keepends=True), ""
+    for i, line in enumerate(lines):
+        if line[:1] not in (" ", "\n", ""):
+            top = line.split(":", 1)[0]
+        found = _SERVICE_IMAGE.match(line.rstrip("\n"))
+        ref = found.group(2).strip("\"'") if found else ""
+        if top == "services" and ref in pins:
+            lines[i] = f"{found.group(1)}{pins[ref]}\n"
+    pinned = "".join(lines)
+    want = yamlio.load_documents(compose_yaml, "compose.yaml")[0].data or {}
+    for svc in (want.get("services") or {}).values():
+        if isinstance(svc, dict) and svc.get("image") in pins:
+            svc["image"] = pins[svc["image"]]
+    if yamlio.load_documents(pinned, "compose.yaml")[0].data != want:
+        raise ValueError("compose.yaml is not in the shape Gantry renders: its images cannot be pinned in place")
+    return pinned
 
 
 def render_manifest(manifest: Mapping) -> str:

@@ -41,6 +41,14 @@ def apps_lab(apps_lab_root):
     yield from lab_or_skip(apps_lab_root, 2)
 
 
+@pytest.fixture(scope="module")
+def one_host_lab(apps_lab_root):
+    """One lab host, for a module whose story needs no second."""
+    from tests.labtools import lab_or_skip
+
+    yield from lab_or_skip(apps_lab_root, 1)
+
+
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     rows_dir = os.environ.get(FAULT_ROWS_VARIABLE)

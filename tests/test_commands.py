@@ -2,7 +2,7 @@
 
 import pytest
 
-from gantry.engines.hosts import commands
+from gantry.engines.hosts import commands, readouts
 from gantry.shell import Secret, argv, display, render
 
 SPACED = commands.Layout("/srv/my apps/web/prod")
@@ -66,7 +66,7 @@ def test_commands_finish_unlocks_even_if_switch_fails():
     (["/srv/gantry/app/prod/releases/.incoming-R2/.env"], {"R1": ["compose.yaml", ".env", "manifest.json"]}),
 ], ids=["complete", "compose-deleted", "emptied", "incoming-ignored"])
 def test_commands_damaged_releases_names_missing_files(lines, want):
-    assert commands.damaged_releases(lines, PLAIN, ["R1"]) == want
+    assert readouts.damaged_releases(lines, PLAIN, ["R1"]) == want
 
 
 def test_commands_health_poll_reads_the_host_clock_before_the_containers():

@@ -137,8 +137,8 @@ LAYOUT = commands.Layout("/srv/a/p/e")
 @pytest.mark.parametrize("cmd", [
     commands.pull_and_up("p", LAYOUT, "r1", ["-x"]), commands.image_digests(["-x"]), commands.image_config(["-x"]),
     commands.container_logs("-x"), commands.inspect_health(["-x"]), commands.compose_logs("p", 5, "-x"),
-    commands.compose_stop("p", LAYOUT, "r1", ["-x"]), commands.pin_images({"-x": "-y"}),
-], ids=["pull-and-up", "digests", "config", "logs", "inspect", "compose-logs", "compose-stop", "pin"])
+    commands.compose_stop("p", LAYOUT, "r1", ["-x"]),
+], ids=["pull-and-up", "digests", "config", "logs", "inspect", "compose-logs", "compose-stop"])
 def test_hostile_positional_names_follow_double_dash(cmd):
     text = render(cmd)
     assert " -- " in text and text.index(" -- ") < text.index(" -x")

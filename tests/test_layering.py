@@ -44,11 +44,10 @@ ALLOWED: dict[str, set[str]] = {
                                  "policy", "compose", "config"},
     "run": CORE | {"config", "release", "health", "plan", "engines", "audit", "policy", "remote"},
     "lab": {"errors"},
-    "cli": {"*"},
+    # tasks: flags -> stages -> output; hosts are reached through the engines only (never `remote` directly)
+    "cli": CORE | {"config", "compose", "secrets", "policy", "prepare", "release", "plan", "run", "engines",
+                   "engines.hosts", "engines.swarm", "health", "audit", "output", "notify", "build", "init", "lab"},
     "__main__": {"cli"},
-}
-# Edges that exist today and are being removed (issue #14); each must disappear, none may be added.
-LEAVING: set[tuple[str, str]] = {
 }
 PURE = {"errors", "yamlio", "shell", "units", "compose", "config", "policy", "release", "prepare", "health", "plan",
         "audit", "engines", "init"}
@@ -108,21 +107,13 @@ GRAPH = {_module_name(p): _gantry_modules(_imports(p)) - {_module_name(p)} for p
 def test_layering_every_edge_is_allowed(path):
     name = _module_name(path)
     unit = unit_of(name)
-    assert unit in ALLOWED or (unit, "*") in LEAVING, f"{name}: unit {unit} is not in the allow-list"
+    assert unit in ALLOWED, f"{name}: unit {unit} is not in the allow-list"
     allowed = ALLOWED.get(unit, set())
     for dep in sorted(GRAPH[name]):
         dep_unit = unit_of(dep)
         if dep_unit == unit or "*" in allowed or dep_unit in allowed or dep == "__init__":
             continue
-        assert (unit, dep_unit) in LEAVING or (unit, "*") in LEAVING, f"{name} imports {dep} ({unit} -> {dep_unit})"
-
-
-def test_layering_leaving_edges_still_exist():
-    """An edge listed as leaving that is gone must leave the list too (so that it cannot come back)."""
-    present = {(unit_of(m), unit_of(d)) for m, deps in GRAPH.items() for d in deps}
-    units = {unit_of(m) for m in GRAPH}
-    stale = {(a, b) for a, b in LEAVING if (b == "*" and a not in units) or (b != "*" and (a, b) not in present)}
-    assert not stale, f"remove from LEAVING: {sorted(stale)}"
+        raise AssertionError(f"{name} imports {dep} ({unit} -> {dep_unit})")
 
 
 def test_layering_no_import_circle():

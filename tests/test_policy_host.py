@@ -32,7 +32,7 @@ def test_policy_host_severity_by_level(rule, level, want):
 
 def test_policy_host_rules_are_in_the_catalogue_with_texts():
     assert [r.id for r in HOST_RULES] == ["HOST-MAC-MISSING", "HOST-SECCOMP-MISSING", "HOST-ENGINE-VERSION",
-                                          "HOST-COMPOSE-VERSION", "HOST-DISK-LOW"]
+                                          "HOST-COMPOSE-VERSION", "HOST-DISK-LOW", "HOST-PROJECT-RENAMED"]
     assert all(RULES_BY_ID[r.id] is r and r.title and r.why and r.fix for r in HOST_RULES)
 
 

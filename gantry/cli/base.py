@@ -83,6 +83,19 @@ def load_env(c, name: str | None) -> config.Environment:
     return config.load_environment(root_of(c), name)
 
 
+def only_host(environment, host: str | None):
+    """The environment narrowed to the host named (by label or address) by --host; unchanged without one."""
+    from dataclasses import replace
+
+    if not host:
+        return environment
+    hosts = [h for h in environment.hosts if host in (h.label, h.address)]
+    if not hosts:
+        raise UsageError(f"--host {host}", "no such host in this environment",
+                         f"hosts: {', '.join(h.label for h in environment.hosts)}")
+    return replace(environment, hosts=hosts)
+
+
 def confirm(environment, yes: bool, action: str = "Deploy to", refused: str = "not deployed") -> None:
     """Ask on a terminal when the environment has `confirm: true`; `--yes` or a non-terminal never asks."""
     if not environment.confirm or yes or not sys.stdin.isatty():
@@ -112,6 +125,13 @@ def who() -> str:
         or getpass.getuser()
 
 
+def places(environment) -> str:
+    """Where an environment deploys, for a person: its hosts, or its swarm's managers."""
+    if environment.engine == "swarm":
+        return f"a swarm through {len(environment.managers)} manager(s)"
+    return f"{len(environment.hosts)} hosts"
+
+
 def run_context(environment, console: output.Console, redact, judge_images=None,
                 commit: str | None = None) -> RunContext:
     """`commit`: the git commit already read for the release (None: read it; `git describe --dirty` walks the
@@ -124,11 +144,9 @@ def run_context(environment, console: output.Console, redact, judge_images=None,
 
 def _shipper(environment, console: output.Console):
     """images.transfer: ssh -> the hook that sends images a host lacks (None: hosts pull from a registry)."""
-    if environment.images.transfer != "ssh":
-        return None
-    from gantry.remote.transfer import Shipper
+    from gantry.engines.hosts.engine import shipper
 
-    return Shipper(environment.images.docker_host, environment.source, say=console.say)
+    return shipper(environment, console.say)
 
 
 def finish_run(result, console: output.Console, as_json: bool) -> None:

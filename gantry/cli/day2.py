@@ -14,7 +14,7 @@ from pathlib import Path
 from invoke import Collection, Exit, task
 
 from gantry import init as init_stage
-from gantry.cli.base import root_of, user_errors
+from gantry.cli.base import only_host, root_of, user_errors
 from gantry.errors import Problem, ProblemList, UsageError
 
 FIRST_PROBLEM_LINES = 16
@@ -127,39 +127,18 @@ def drift(c, env=None, json=False):
     """
     from gantry import output
     from gantry.cli.base import load_env
-    from gantry.cli.ops import _each_host, _raise_first
-    from gantry.engines.hosts import commands
-    from gantry.engines.hosts import drift as drift_stage
-    from gantry.engines.hosts.facts import parse_facts, split_sections
+    from gantry.cli.ops import _raise_first
+    from gantry.engines.hosts import reads
     from gantry.plan import EXIT_CHANGES
 
     environment = load_env(c, env)
-    project = environment.compose_project
-    now = datetime.datetime.now(datetime.timezone.utc)
-
-    def read(conn, layout):
-        out = conn.run(commands.read_live(layout, project), step="drift", check=False).stdout
-        facts, s = parse_facts(out), split_sections(out)
-        details = ""
-        if facts.current and facts.current in facts.releases:
-            details = conn.run(commands.drift_details(project, layout, facts.current), step="drift",
-                               check=False).stdout
-        try:
-            manifest = _json.loads("\n".join(s.get("live-manifest", [])) or "{}")
-        except ValueError:
-            manifest = {}
-        return facts, drift_stage.find_drift(
-            facts, "".join(f"{x}\n" for x in s.get("live-compose", [])), manifest if isinstance(manifest, dict)
-            else {}, *drift_stage.parse_details(details), now=now,
-            lock_limit=2 * environment.ssh.command_timeout)
-
-    outcomes = _each_host(environment, read)
+    outcomes = reads.drift(environment, datetime.datetime.now(datetime.timezone.utc))
     doc = {"environment": environment.name, "drift": False, "hosts": []}
     for o in outcomes:
         if o.error:
             doc["hosts"].append({"host": o.host, "error": str(o.error)})
             continue
-        facts, items = o.value
+        facts, items = o.value.facts, o.value.items
         doc["drift"] = doc["drift"] or bool(items)
         doc["hosts"].append({"host": o.host, "release": facts.current, "drift": [vars(d) for d in items]})
     if json:
@@ -186,9 +165,8 @@ def exec_(c, env=None, service=None, host=None):
     code is the command's (the first non-zero one).
     """
     from gantry.cli.base import load_env
-    from gantry.cli.ops import _each_host, _raise_first
-    from gantry.engines.hosts import commands
-    from gantry.engines.hosts.facts import parse_facts
+    from gantry.cli.ops import _raise_first
+    from gantry.engines.hosts import commands, reads
     from gantry.errors import UsageError
     from gantry.prepare import read_secrets
 
@@ -202,26 +180,17 @@ def exec_(c, env=None, service=None, host=None):
         raise UsageError("--service", "is not a service name",
                          "service names are letters, digits, '.', '_' and '-', not starting with '-'")
     environment = only_host(environment, host)
-    project = environment.compose_project
     secrets, _ = read_secrets(environment, os.environ)
     from gantry.output import make_redactor
 
     redact = make_redactor(secrets.values.values())
-
-    def run(conn, layout):
-        facts = parse_facts(conn.run(commands.facts(layout, project), step="exec", check=False).stdout)
-        if not facts.current:
-            raise UsageError(f"{conn.target.label} [exec]", "no release is live on this host", "deploy first")
-        return conn.run(commands.exec_in_service(project, layout, facts.current, service, cmd), step="exec",
-                        check=False)
-
-    outcomes = _each_host(environment, run)
+    outcomes = reads.exec_in_service(environment, service, cmd)
     codes = []
     for o in outcomes:
         if o.error:
             continue
         print(f"== {o.host} (exit {o.value.exit_code}) ==")
-        text = redact((o.value.stdout + o.value.stderr).rstrip())
+        text = redact(o.value.text.rstrip())
         if text:
             print(text)
         codes.append(o.value.exit_code)
@@ -229,21 +198,6 @@ def exec_(c, env=None, service=None, host=None):
     first = next((code for code in codes if code), 0)
     if first:
         raise Exit(code=first)
-
-
-def only_host(environment, host: str | None):
-    """The environment narrowed to the host named (by label or address) by --host; unchanged without one."""
-    from dataclasses import replace
-
-    from gantry.errors import UsageError
-
-    if not host:
-        return environment
-    hosts = [h for h in environment.hosts if host in (h.label, h.address)]
-    if not hosts:
-        raise UsageError(f"--host {host}", "no such host in this environment",
-                         f"hosts: {', '.join(h.label for h in environment.hosts)}")
-    return replace(environment, hosts=hosts)
 
 
 @task(help={"env": "environment name", "service": "the compose service to open a shell in",
@@ -256,31 +210,18 @@ def shell(c, env=None, service=None, host=None, command="sh"):
     .env on the host, never from a command line). The exit code is the shell's.
     """
     from gantry.cli.base import load_env
-    from gantry.engines.hosts import commands
-    from gantry.engines.hosts.engine import targets_for
-    from gantry.engines.hosts.facts import parse_facts
+    from gantry.engines.hosts import reads
     from gantry.errors import UsageError
-    from gantry.remote.executor import HostConnection
     from gantry.shell import split_words
 
     environment = load_env(c, env)
     if not service:
         raise UsageError("shell", "give --service", "gantry shell --env prod --service web [--host HOST]")
     environment = only_host(environment, host)
-    target = targets_for(environment)[0]
     if len(environment.hosts) > 1:
-        print(f"shell on {target.label} (the first of {len(environment.hosts)} hosts; --host picks another)",
-              file=sys.stderr)
-    layout, project = commands.Layout(environment.base_dir), environment.compose_project
-    with HostConnection(target) as conn:
-        facts = parse_facts(conn.run(commands.facts(layout, project), step="shell", check=False).stdout)
-        if not facts.current:
-            raise UsageError(f"{target.label} [shell]", "no release is live on this host", "deploy first")
-        if not any(x.service == service and x.state == "running" for x in facts.containers):
-            raise UsageError(f"{target.label} [shell]", f"service {service!r} has no running container",
-                             f"`gantry status --env {environment.name}` shows what runs")
-        code = conn.interactive(commands.shell_in_service(project, layout, facts.current, service,
-                                                          split_words(command) or ["sh"]), step="shell")
+        print(f"shell on {environment.hosts[0].label} (the first of {len(environment.hosts)} hosts; --host picks "
+              "another)", file=sys.stderr)
+    code = reads.shell_in_service(environment, service, split_words(command) or ["sh"])
     if code:
         raise Exit(code=code)
 

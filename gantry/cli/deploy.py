@@ -17,6 +17,7 @@ from gantry.cli.base import (
     flag_number,
     git_commit,
     load_env,
+    places,
     root_of,
     run_context,
     run_hooks,
@@ -114,7 +115,7 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
     hook_env = {"GANTRY_ENV": environment.name, "GANTRY_RELEASE": rel.id, "GANTRY_PROJECT": environment.project}
     run_hooks(environment, "pre_deploy", hook_env, console)
     scan_images(environment, sorted({i for i in rel.manifest.get("images", {}).values() if i}), console)
-    console.say(f"deploying {rel.id} to {environment.name} ({len(environment.hosts)} hosts)")
+    console.say(f"deploying {rel.id} to {environment.name} ({places(environment)})")
     judge = prepare.image_judge(prep, report, today=today())
     driver = Runner(run_context(environment, console, redact, judge, commit=rel.manifest["git_commit"]),
                     engine_for(environment.engine, environment), action="deploy", lock_wait=wait)

@@ -15,6 +15,7 @@ from gantry.cli.base import (
     fail,
     git_commit,
     load_env,
+    places,
     root_of,
     today,
     user_errors,
@@ -79,7 +80,7 @@ def validate(c, env=None):
         raise fail("\n".join(problems) + f"\n\n{environment.name}: {n} problem{'s' if n != 1 else ''} found.",
                     EXIT_INVALID)
     print(f"{environment.name}: valid ({len(prep.model.data.get('services', {}))} services, "
-          f"{len(environment.hosts)} hosts, {len(prep.secrets.names)} secrets)")
+          f"{places(environment)}, {len(prep.secrets.names)} secrets)")
 
 
 @task(help={"env": "environment name", "out": "write the release bundle (compose.yaml, .env, manifest.json) here"})

@@ -9,30 +9,10 @@ import sys
 from invoke import Collection, task
 
 from gantry import audit, output, yamlio
-from gantry.cli.base import confirm, flag_number, load_env, root_of, user_errors
-from gantry.engines.hosts import commands
-from gantry.engines.hosts.engine import targets_for
-from gantry.engines.hosts.facts import parse_audit, parse_facts, split_sections
-from gantry.engines.hosts.session import lock_holder
+from gantry.cli.base import confirm, flag_number, load_env, only_host, root_of, user_errors
+from gantry.engines.hosts import commands, reads
+from gantry.engines.hosts.support import lock_holder
 from gantry.errors import GantryError, UsageError
-
-
-def _each_host(environment, fn, console: output.Console | None = None):
-    """Open one connection per host, run fn(conn, layout), close; one outcome per host."""
-    from gantry.remote.executor import (  # Fabric/paramiko: only tasks that connect load them
-        HostConnection,
-        run_parallel,
-    )
-
-    layout = commands.Layout(environment.base_dir)
-    echo = console.command if console else None
-
-    def one(target):
-        with HostConnection(target, echo=echo) as conn:
-            return fn(conn, layout)
-
-    return run_parallel(targets_for(environment), one, label=lambda t: t.label,
-                        max_parallel=environment.rollout.max_parallel)
 
 
 def _raise_first(outcomes) -> None:
@@ -53,18 +33,11 @@ def _url(ip: str, port: int, address: str) -> str:
 @task(help={"env": "environment name", "json": "print a JSON document on stdout"})
 @user_errors
 def status(c, env=None, json=False):
-    """Show the live release, container health and lock holder of every host."""
+    """Show the live release, container health and lock holder of every host (of a swarm: its services)."""
     environment = load_env(c, env)
-    project = environment.compose_project
-
-    def facts(conn, layout):
-        cmd = commands.sequence(commands.facts(layout, project), commands.release_files(layout))
-        out = conn.run(cmd, step="status", check=False).stdout
-        found = parse_facts(out)
-        return found, commands.damaged_releases(split_sections(out).get("release-files", []), layout,
-                                                found.releases)
-
-    outcomes = _each_host(environment, facts)
+    if environment.engine == "swarm":
+        return _swarm_status(environment, json)
+    outcomes = reads.status(environment)
     now = datetime.datetime.now(datetime.timezone.utc)
     addresses = {h.label: h.address for h in environment.hosts}
     doc = {"environment": environment.name, "hosts": []}
@@ -75,7 +48,7 @@ def status(c, env=None, json=False):
             doc["hosts"].append({"host": o.host, "error": str(o.error)})
             rows.append((o.host, "-", "unreachable", "-", "-"))
             continue
-        f, damaged = o.value
+        f, damaged = o.value.facts, o.value.damaged
         for rid, missing in damaged.items():
             notes.append(f"{o.host}: release {rid} is damaged: missing {', '.join(missing)} "
                          f"(a rollback to it would fail; deploy again, or remove it)")
@@ -97,24 +70,33 @@ def status(c, env=None, json=False):
     _raise_first(outcomes)
 
 
+def _swarm_status(environment, as_json: bool) -> None:
+    from gantry.cli.base import run_context
+    from gantry.engines.swarm.status import read_status
+
+    doc = read_status(run_context(environment, output.Console(quiet=True), lambda text: text))
+    if as_json:
+        output.print_json(doc)
+        return
+    print(f"manager {doc['manager']}: release {doc['release'] or '(none)'}" + (f", locked by {doc['lock']}"
+                                                                                 if doc["lock"] else ""))
+    print(output.table([(s["service"], f"{s['running']}/{s['desired']}", " ".join(s["nodes"]) or "-",
+                         s["update"] or "-") for s in doc["services"]], ("service", "replicas", "nodes", "update")))
+    print(output.table([(n["address"], n["role"], n["state"], n["availability"]) for n in doc["nodes"]],
+                       ("node", "role", "state", "availability")))
+
+
 @task(help={"env": "environment name", "json": "print a JSON document on stdout"})
 @user_errors
 def releases(c, env=None, json=False):
     """List the releases kept on every host: id, when, who, git commit, outcome."""
     environment = load_env(c, env)
-
-    def read(conn, layout):
-        out = conn.run(commands.sequence(commands.facts(layout, environment.compose_project),
-                                         commands.marker("audit"), commands.read_audit(layout)),
-                       step="releases", check=False).stdout
-        return parse_facts(out), parse_audit(out.split(f"{commands.MARK}audit", 1)[-1]).records
-
-    outcomes = _each_host(environment, read)
+    outcomes = reads.releases(environment)
     doc = {}
     for o in outcomes:
         if o.error:
             continue
-        facts, records = o.value
+        facts, records = o.value.facts, o.value.records
         last = {}
         for r in records:
             last[r.get("release", "")] = r
@@ -141,16 +123,7 @@ def history(c, env=None, host=None, limit=None, json=False):
     """Show the audit trail of deploys and rollbacks, merged across hosts, newest first."""
     count = int(flag_number("limit", limit, 20, integer=True, high=10**6))
     environment = load_env(c, env)
-    if host:
-        hosts = [h for h in environment.hosts if host in (h.label, h.address)]
-        if not hosts:
-            raise UsageError(f"--host {host}", "no such host in this environment",
-                             f"hosts: {', '.join(h.label for h in environment.hosts)}")
-        from dataclasses import replace
-
-        environment = replace(environment, hosts=hosts)
-    outcomes = _each_host(environment, lambda conn, layout: parse_audit(
-        conn.run(commands.read_audit(layout), step="history").stdout).records)
+    outcomes = reads.history(only_host(environment, host))
     rows = audit.merge_histories({o.host: o.value for o in outcomes if not o.error}, limit=count)
     if json:
         output.print_json(rows)
@@ -171,13 +144,12 @@ def logs(c, env=None, service=None, lines=None):
         raise UsageError("--service", f"{yamlio.excerpt(service)} is not a service name",
                          "service names are letters, digits, '.', '_' and '-', not starting with '-'")
     environment = load_env(c, env)
-    argv = commands.compose_logs(environment.compose_project, count, service)
-    outcomes = _each_host(environment, lambda conn, layout: conn.run(argv, step="logs", check=False))
+    outcomes = reads.logs(environment, count, service)
     for o in outcomes:
         if o.error:
             continue
         print(f"== {o.host} ==")
-        print((o.value.stdout + o.value.stderr).rstrip())
+        print(o.value.rstrip())
     _raise_first(outcomes)
 
 
@@ -188,13 +160,7 @@ def lock_release(c, env=None, yes=False):
     environment = load_env(c, env)
     confirm(environment, yes, "Free the deploy lock of", "lock not released")
 
-    def free(conn, layout):
-        held = parse_facts(conn.run(commands.facts(layout, environment.compose_project), step="lock",
-                                    check=False).stdout).lock
-        conn.run(commands.release_lock(layout), step="unlock")
-        return held
-
-    outcomes = _each_host(environment, free)
+    outcomes = reads.release_lock(environment)
     for o in outcomes:
         if not o.error:
             print(f"{o.host}: " + (f"released the lock of {lock_holder(o.value)}" if o.value else "was not locked"))
@@ -235,6 +201,22 @@ def _lab_secrets(root, env_name: str) -> None:
     print(f"wrote {path.name} with random values (mode 0600)", file=sys.stderr)
 
 
+@task(help={"managers": "how many swarm managers (default 1)", "workers": "how many swarm workers (default 2)"})
+@user_errors
+def lab_swarm(c, managers=None, workers=None):
+    """Bring up lab hosts and make them a Docker Swarm (the first hosts manage); writes .gantry/lab/managers.yml."""
+    from gantry import lab
+
+    managers = int(flag_number("managers", managers, 1, integer=True, low=1, high=7))
+    workers = int(flag_number("workers", workers, 2, integer=True, low=0, high=20))
+    root = root_of(c)
+    up, swarm = lab.lab_swarm(root, managers, workers, log=lambda m: print(m, file=sys.stderr))
+    _lab_secrets(root, "swarm")
+    for h in swarm.hosts:
+        print(f"{h.name}  {h.address}  {swarm.role(h)}")
+    print(f"managers: {up.inventory.parent / 'managers.yml'}  (environments/swarm.yml)\nregistry: {up.registry}")
+
+
 @task
 @user_errors
 def lab_down(c):
@@ -267,6 +249,7 @@ def register(ns: Collection) -> None:
     lab_ns = Collection("lab")
     lab_ns.add_task(lab_up, name="up")
     lab_ns.add_task(lab_down, name="down")
+    lab_ns.add_task(lab_swarm, name="swarm")
     lab_ns.add_task(lab_status, name="status")
     ns.add_collection(lab_ns)
 

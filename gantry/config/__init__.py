@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from gantry import yamlio
-from gantry.config.checks import check_name, check_values
+from gantry.config.checks import check_name, check_values, compose_project_name, engine_problems
 from gantry.errors import ConfigError, Problem, ProblemList, UsageError
 
 ENV_DIR = "environments"
@@ -119,11 +119,20 @@ class ImagesConfig:
 
 
 @dataclass(frozen=True)
+class SwarmConfig:
+    routing_mesh: bool = True  # false: endpoint_mode dnsrr + host-mode ports (hosts without IPVS, such as the lab)
+
+
+@dataclass(frozen=True)
 class Environment:
     project: str
     deploy_path: str
     hosts: list[Host] = field(default_factory=list)
-    inventory: str = ""  # a YAML list of hosts, e.g. written by `inv lab.up`
+    inventory: str = ""  # a YAML list of hosts (with engine: swarm, of managers), e.g. written by `inv lab.up`
+    engine: str = "hosts"  # how releases run: a folder of gantry/engines/ (hosts: compose over SSH on every
+    # host; swarm: docker stack deploy on a manager)
+    managers: list[Host] = field(default_factory=list)  # engine: swarm: Gantry talks to the first reachable one
+    swarm: SwarmConfig = field(default_factory=SwarmConfig)
     compose_files: list[str] = field(default_factory=list)
     profiles: list[str] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
@@ -138,7 +147,6 @@ class Environment:
     hooks: HooksConfig = field(default_factory=HooksConfig)
     notify: list[NotifyConfig] = field(default_factory=list)
     images: ImagesConfig = field(default_factory=ImagesConfig)
-    engine: str = "hosts"  # how releases run: a folder of gantry/engines/ (hosts: compose over SSH)
     # Filled in by the loader, not read from YAML:
     name: str = field(default="", metadata={"internal": True})
     root: str = field(default="", metadata={"internal": True})
@@ -147,8 +155,8 @@ class Environment:
 
     @property
     def compose_project(self) -> str:
-        """Compose project name on the hosts: namespaced by project and environment."""
-        return f"{self.project}-{self.name}"
+        """Compose project name on the hosts: namespaced by project and environment, one per pair."""
+        return compose_project_name(self.project, self.name)
 
     @property
     def base_dir(self) -> str:
@@ -297,7 +305,7 @@ def load_environment(root: Path, name: str) -> Environment:
         )
     source = f"{ENV_DIR}/{name}.yml"
     env = bind_environment(yamlio.read_text(path, source), source)
-    hosts = list(env.hosts)
+    hosts = list(env.managers if env.engine == "swarm" else env.hosts)
     if env.inventory and os.path.lexists(root / env.inventory):
         hosts += load_inventory(root, env.inventory, source)
     labels = [h.label for h in hosts] + [f"{h.address}:{h.port}" for h in hosts]
@@ -306,14 +314,16 @@ def load_environment(root: Path, name: str) -> Environment:
         raise ProblemList([Problem(f"{source}: hosts", f"host {yamlio.excerpt(d)} is listed more than once"
                                    + (f" (with {env.inventory})" if env.inventory else ""),
                                    "give every host a unique name (or address)") for d in dupes])
+    places = {"managers": hosts} if env.engine == "swarm" else {"hosts": hosts}
     return dataclasses.replace(
-        env, hosts=hosts, name=name, root=str(root), source=source,
+        env, **places, name=name, root=str(root), source=source,
         compose_files=env.compose_files or default_compose_files(root, name),
         secrets_file=env.secrets_file or f"secrets.{name}.env",
     )
 
 
 LAB_INVENTORY = ".gantry/lab/inventory.yml"  # written by `inv lab.up`; absent until then
+LAB_MANAGERS = ".gantry/lab/managers.yml"  # written by `inv lab.swarm`
 
 
 def inventory_problem(env: Environment) -> Problem | None:
@@ -322,7 +332,8 @@ def inventory_problem(env: Environment) -> Problem | None:
     The lab's own inventory only exists while the lab is up, so for it this is a warning (see cli.validate).
     """
     if env.inventory and not os.path.lexists(Path(env.root) / env.inventory):
-        hint = "run `inv lab.up` first" if env.inventory == LAB_INVENTORY else "fix the path"
+        hint = {LAB_INVENTORY: "run `inv lab.up` first", LAB_MANAGERS: "run `inv lab.swarm` first"}.get(
+            env.inventory, "fix the path")
         return Problem(f"{env.source}: inventory", f"{env.inventory} does not exist (no hosts from it)", hint)
     return None
 
@@ -337,6 +348,7 @@ def bind_environment(text: str, source: str) -> Environment:
     env = walker.bind(Environment, data, "")
     if not walker.problems:
         walker.problems.extend(check_values(env, source))
+        walker.problems.extend(walker.located(key, key, what, hint) for key, what, hint in engine_problems(env))
     if walker.problems:
         raise ProblemList(walker.problems)
     return dataclasses.replace(env, warnings=tuple(warnings))

@@ -19,6 +19,19 @@ NAME_RULE = "lowercase letters, digits, '-' and '_', starting with a letter or d
 MAX_SECONDS = 86400.0  # a timeout beyond a day is a typo; beyond ~1e9 Python's own waits overflow
 
 
+def compose_project_name(project: str, env: str) -> str:
+    """The compose project of a project's environment on a host: one name per (project, env), never shared.
+
+    `{project}-{env}` when env has no '-' (prod, staging: the name Gantry always gave, so their containers,
+    networks and volumes stay theirs). Such a name's env is its part after the last '-'. An env with '-' is
+    written after `-_` with '_' as '__' and '-' as '_d' (a prefix code without '-'): `a` + `b-c` is
+    `a-_b_dc`, which no dash-free env can give (its part after the last '-' starts with '_'), while `a-b` +
+    `c` keeps `a-b-c`. Both parts follow NAME_PATTERN; so does the result (Compose's rule)."""
+    if "-" not in env:
+        return f"{project}-{env}"
+    return f"{project}-_" + env.replace("_", "__").replace("-", "_d")
+
+
 def check_name(kind: str, name: str) -> str:
     """'' when `name` may be an environment or project name, else what is wrong with it."""
     if NAME_PATTERN.match(name):
@@ -48,9 +61,6 @@ def check_values(env, source: str) -> list[Problem]:
     if env.images.transfer not in ("registry", "ssh"):
         out.append(Problem(f"{source}: images.transfer", f"unknown transfer '{env.images.transfer}'",
                            "use registry (hosts pull) or ssh (docker save | ssh docker load)"))
-    if not engine_exists(env.engine):
-        out.append(Problem(f"{source}: engine", f"unknown engine {yamlio.excerpt(env.engine)}",
-                           "use hosts (compose over SSH), or the name of a folder of gantry/engines/"))
     if env.keep_releases < 2:
         out.append(Problem(f"{source}: keep_releases", "must be at least 2",
                            "the current and the previous release are always kept"))
@@ -93,6 +103,24 @@ def _range_problems(env):
         if math.isnan(value) or not (0 <= value <= MAX_SECONDS) or (value == 0 and not zero_ok):
             low = "0" if zero_ok else "more than 0"
             yield key, f"must be a number of seconds from {low} to {MAX_SECONDS:.0f}, got {value}", "e.g. 10"
+
+
+def engine_problems(env):
+    """`engine:` and the places it needs: hosts for the hosts engine, managers for swarm (key, what, hint).
+
+    Located by the loader (file:line: key), since the walker knows the marks."""
+    if not engine_exists(env.engine):
+        yield "engine", f"unknown engine {yamlio.excerpt(env.engine)}", \
+            "use hosts (compose over SSH), swarm, or the name of a folder of gantry/engines/"
+        return
+    if env.engine == "swarm" and env.hosts:
+        yield "hosts", "is not used with engine: swarm (Swarm places the tasks)", \
+            "list the swarm's managers under `managers:` instead"
+    if env.engine != "swarm" and env.managers:
+        yield "managers", "is only used with engine: swarm", "add `engine: swarm`, or list hosts under `hosts:`"
+    for i, h in enumerate(env.managers):
+        if not 0 < h.port < 65536:
+            yield f"managers[{i}].port", f"{h.port} is not a TCP port", "use 1-65535"
 
 
 def engine_exists(name: str) -> bool:

@@ -48,6 +48,7 @@ from gantry.lab.procs import (
     _wait_for,
     _write_atomic,
 )
+from gantry.lab.swarm import SwarmLayout, form_swarm, leave_swarm, swarm_of
 
 
 def _wait_host(lab: Lab, node: _Node, host: LabHost, dockerd: subprocess.Popen[bytes] | None) -> None:
@@ -107,8 +108,8 @@ def _indices(state: Path, net: Net) -> set[int]:
     return found
 
 
-__all__ = ["IMAGES", "IMAGE_TAG", "Lab", "Net", "LabError", "LabHost", "lab_down", "lab_status",
-           "lab_up", "main", "ssh_argv", "state_dir"]
+__all__ = ["IMAGES", "IMAGE_TAG", "Lab", "Net", "LabError", "LabHost", "SwarmLayout", "lab_down", "lab_status",
+           "lab_swarm", "lab_up", "main", "ssh_argv", "state_dir", "swarm_of"]
 
 
 @contextmanager
@@ -202,6 +203,13 @@ def _lab_up(root: Path, count: int, net: Net, log: Log) -> Lab:
     return lab
 
 
+def lab_swarm(root: Path, managers: int, workers: int, *, log: Log = print) -> tuple[Lab, SwarmLayout]:
+    """Bring up `managers + workers` hosts (as lab_up does) and make them one swarm; idempotent."""
+    lab = lab_up(root, managers + workers, log=log)
+    with _machine_lock(_net_of(state_dir(root)), log):
+        return lab, form_swarm(lab, managers, workers, log=log)
+
+
 def lab_status(root: Path) -> Lab | None:
     """The lab if it is up and every host is healthy, else None."""
     state = state_dir(root)
@@ -231,6 +239,8 @@ def _lab_down(root: Path, net: Net, log: Log) -> None:
     state = state_dir(root)
     _check_owner(root, net)
     nodes = [_node(state, i, net) for i in sorted(_indices(state, net) | {0})]
+    leave_swarm(state, [LabHost(n.name, n.address, 22, f"unix://{n.sock}") for n in nodes
+                        if n.index and _node_healthy(n)])
     # All engines at once: each stops its containers within its shutdown-timeout.
     _kill([p for n in nodes for p in _pids_in_netns(n.netns) if "dockerd" in _cmdline(p)], grace=12)
     for node in nodes:

@@ -138,6 +138,10 @@ HOST_RULES: tuple[Rule, ...] = (
     _rule("HOST-DISK-LOW", "Little free disk under the deploy path", "error", "error",
           "Pulls and the release upload need space; a full disk fails the deploy half-way.",
           "Free disk space (old images: docker image prune) or raise the volume.", lab="error"),
+    _rule("HOST-PROJECT-RENAMED", "The environment runs under its old compose project name", "error", "error",
+          "An `up` under the new name would start a second copy beside the old one, on new, empty named volumes.",
+          "Move it to its new name once, named volumes included, as the README says ('Compose project names: "
+          "moving an environment'); then deploy again.", lab="error"),
 )
 
 # Judged on the build side, from the built image (its size, its files); warnings, never a blocker by default.

@@ -31,6 +31,7 @@ class Preflight:
     engine_version: str = ""
     compose_version: str = ""
     free_kib: int = -1
+    legacy: tuple[str, ...] = ()  # containers of this environment under its legacy compose project name
 
     @property
     def confinement(self) -> tuple[str, ...]:
@@ -74,6 +75,11 @@ def host_hits(pre: Preflight, *, min_free_kib: int = MIN_FREE_KIB) -> Iterator[H
                   f"(`docker compose`)")
     if 0 <= pre.free_kib < min_free_kib:
         yield Hit("HOST-DISK-LOW", "deploy_path.free", f"only {pre.free_kib // 1024} MiB free under the deploy path")
+    if pre.legacy:  # up under the new name would start a second copy beside it, on new, empty volumes
+        yield Hit("HOST-PROJECT-RENAMED", "compose.project",
+                  f"this environment runs under its old compose project name (containers "
+                  f"{', '.join(pre.legacy[:3])}{', ...' if len(pre.legacy) > 3 else ''}); its name changed so "
+                  "that no two environments share one")
 
 
 def check_hosts(preflights: Mapping[str, Preflight], settings: PolicySettings, *, today: datetime.date,

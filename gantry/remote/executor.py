@@ -15,22 +15,19 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO
 
 import paramiko
 import tenacity
 from fabric import Config, Connection
 from paramiko.ssh_exception import NoValidConnectionsError
 
-from gantry.errors import ConfigError, GantryError, HostError, HostKeyError, UnreachableError
+from gantry.errors import ConfigError, HostError, HostKeyError, UnreachableError
 from gantry.shell import Command, display, render
 from gantry.yamlio import read_text
-
-T = TypeVar("T")
 
 TRANSIENT = (NoValidConnectionsError, socket.timeout, TimeoutError, ConnectionResetError,
              ConnectionRefusedError, EOFError)
@@ -259,35 +256,6 @@ def _drain(chan: paramiko.Channel, timeout: float) -> tuple[bytes, bytes]:
             raise TimeoutError(f"did not finish within {timeout:.0f} s")
         select.select([chan], [], [], min(remaining, 1.0))
     return bytes(out), bytes(err)
-
-
-@dataclass(frozen=True)
-class HostOutcome:
-    """What happened on one host: a value or the error that stopped it."""
-
-    host: str
-    value: object = None
-    error: GantryError | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-def run_parallel(items: Sequence[T], fn: Callable[[T], object], *, label: Callable[[T], str],
-                 max_parallel: int) -> list[HostOutcome]:
-    """Run fn on every item in a bounded pool; one outcome per item, in input order."""
-
-    def one(item: T) -> HostOutcome:
-        try:
-            return HostOutcome(label(item), fn(item))
-        except GantryError as exc:
-            return HostOutcome(label(item), error=exc)
-
-    if len(items) <= 1:
-        return [one(i) for i in items]
-    with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(items)))) as pool:
-        return list(pool.map(one, items))
 
 
 def close_all(conns: Iterable[HostConnection]) -> None:

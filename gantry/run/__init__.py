@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from gantry.engines import Engine, Work
-from gantry.errors import GantryError, HostError, Interrupted, LockHeldError, PreflightError
+from gantry.errors import GantryError, HostError, HostErrors, Interrupted, LockHeldError, PreflightError
 from gantry.health import Failed, ServiceSpec
 from gantry.plan import Plan, Step, make_plan
 from gantry.release import Release, releases_to_prune
@@ -80,7 +80,7 @@ class Runner:
         if errors:
             self.unlock_all()
             self.close()
-            raise errors[0] if len(errors) == 1 else _many(errors)
+            raise errors[0] if len(errors) == 1 else HostErrors(errors)
 
     def observe_all(self) -> None:
         """Connect and read every host (no lock, nothing written)."""
@@ -335,12 +335,3 @@ class Runner:
 
 def images_of(release: Release) -> tuple[str, ...]:
     return tuple(sorted({ref for ref in release.manifest.get("images", {}).values() if ref}))
-
-
-def _many(errors: list[GantryError]) -> GantryError:
-    first = errors[0]
-    text = "\n".join(str(e) for e in errors)
-    err = type(first)(first.where, f"{len(errors)} hosts failed before any change:\n{text}", first.hint) \
-        if not isinstance(first, HostError) else HostError(first.host, first.step, text)
-    err.exit_code = first.exit_code
-    return err

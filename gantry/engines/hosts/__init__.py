@@ -1,7 +1,8 @@
 """Compose over SSH: each host keeps its releases and runs `docker compose` (the default engine).
 
-commands.py builds the argvs, facts.py parses what they print, session.py is one host during one run,
-steps.py the plan's steps for a host, engine.py the `Engine` the runner talks to.
+commands.py builds the argvs, facts.py (and readouts.py) parse what they print, session.py is one host during
+one run (support.py: its error, retry, tar and lock helpers), steps.py the plan's steps for a host, engine.py
+the `Engine` the runner talks to, reads.py the day-2 tasks' work on every host (status, logs, drift, exec, ...).
 """
 
 

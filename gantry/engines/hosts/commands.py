@@ -3,6 +3,8 @@
 Host layout under `<deploy_path>/<project>/<env>/` (namespaced, so projects and environments can
 share a host):
   releases/<id>/      compose.yaml, .env and .env.sha256 (0600), manifest.json; the directory is 0700
+  compose.pinned.yaml  the live release's compose.yaml with its images as recorded digests, present while it runs
+                      from it (after a rollback); its first line names the release
   releases/.incoming-<id>/   an upload in progress; renamed into place when complete
   current -> releases/<id>   the live, healthy release; switched by renaming a symlink
   deploys.jsonl       append-only audit log, one JSON object per line
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gantry.shell import (
@@ -30,6 +32,7 @@ from gantry.shell import (
 )
 
 MARK = "--gantry:"  # section markers in the facts output; parsed by gantry.engines.hosts.facts
+PINNED_FILE = "compose.pinned.yaml"
 SERVICE_NAME = re.compile(r"[a-zA-Z0-9._][a-zA-Z0-9._-]*\Z")  # Compose's pattern, minus a leading '-'
 
 
@@ -76,6 +79,12 @@ class Layout:
 
     def release(self, rid: str) -> str:
         return _child(self.releases, rid)
+
+    @property
+    def pinned(self) -> str:
+        """The host's pinned copy of the release last brought up pinned (outside releases/, whose files the
+        release's hashes cover)."""
+        return f"{self.base}/{PINNED_FILE}"
 
     def incoming(self, rid: str) -> str:
         return f"{self.releases}/.incoming-{_child(self.releases, rid).rsplit('/', 1)[1]}"
@@ -138,28 +147,49 @@ def receive_bundle(layout: Layout, rid: str) -> Command:
     return or_else(unpack, and_then(argv("rm", "-rf", incoming), argv("false")))  # nothing half-made stays
 
 
-def compose(project: str, layout: Layout, rid: str, *args: str) -> Argv:
+def compose(project: str, layout: Layout, rid: str, *args: str, pinned: bool = False) -> Argv:
+    """`docker compose` on a release: its compose.yaml, or with pinned the host's pinned copy of it (relative
+    paths resolve against the release's directory alike: it is the project directory)."""
     rel = layout.release(rid)
     return argv("docker", "compose", "-p", project, "--project-directory", rel,
-                "-f", f"{rel}/compose.yaml", "--env-file", f"{rel}/.env", *args)
+                "-f", layout.pinned if pinned else f"{rel}/compose.yaml", "--env-file", f"{rel}/.env", *args)
 
 
-def compose_pull(project: str, layout: Layout, rid: str) -> Argv:
-    return compose(project, layout, rid, "pull", "--quiet", "--policy", "missing")
+def compose_pull(project: str, layout: Layout, rid: str, *, pinned: bool = False) -> Argv:
+    return compose(project, layout, rid, "pull", "--quiet", "--policy", "missing", pinned=pinned)
 
 
-def compose_up(project: str, layout: Layout, rid: str) -> Argv:
-    return compose(project, layout, rid, "up", "-d", "--remove-orphans", "--no-build", "--quiet-pull")
+def compose_up(project: str, layout: Layout, rid: str, *, pinned: bool = False) -> Argv:
+    return compose(project, layout, rid, "up", "-d", "--remove-orphans", "--no-build", "--quiet-pull", pinned=pinned)
 
 
-def pull_and_up(project: str, layout: Layout, rid: str, images: Sequence[str], *, first_poll: bool = False) -> Command:
+def pinned_header(rid: str) -> str:
+    """The first line of the pinned copy: which release it pins (drift uses the copy only for that release)."""
+    return f"# pinned copy of release {_child('releases', rid).rsplit('/', 1)[1]}\n"
+
+
+def write_pinned(layout: Layout) -> Command:
+    """Write the pinned copy (pinned_header + release.pinned_compose) from stdin: to a temporary name, then
+    renamed. The release's own files are never touched, so its hashes still verify."""
+    path = layout.pinned
+    return and_then(write_to(argv("cat"), f"{path}.tmp"), argv("mv", "-f", "--", f"{path}.tmp", path))
+
+
+def pull_and_up(project: str, layout: Layout, rid: str, images: Sequence[str], *, first_poll: bool = False,
+                pinned: bool = False) -> Command:
     """One round trip: pull only when an image is missing (asking the engine is far cheaper than a
     `compose pull`), `up -d`, then print the images' digests for the manifest (and, with first_poll, the
-    health wait's first poll). Host clock readings between the parts time them for the timeline."""
+    health wait's first poll). Host clock readings between the parts time them for the timeline.
+
+    With pinned, the release's pinned copy is brought up; without, a pinned copy left by an earlier rollback
+    is removed first, so one is present exactly while the release runs from it (drift reads that)."""
     have = quiet(write_to(argv("docker", "image", "inspect", "--format", "{{.Id}}", "--", *images), "/dev/null"))
-    pull = or_else(have, compose_pull(project, layout, rid)) if images else compose_pull(project, layout, rid)
+    pull = compose_pull(project, layout, rid, pinned=pinned)
+    pull = or_else(have, pull) if images else pull
     steps: list[Command] = [marker("t0"), host_time(), *clock("clock-start"), pull, *clock("clock-pulled"),
-                            compose_up(project, layout, rid), marker("up-done"), *clock("clock-up")]
+                            compose_up(project, layout, rid, pinned=pinned), marker("up-done"), *clock("clock-up")]
+    if not pinned:
+        steps.insert(0, argv("rm", "-f", "--", layout.pinned))
     if images:
         steps += [marker("images"), quiet(image_digests(images))]
     if first_poll:  # the health wait's first poll, in the same round trip
@@ -177,7 +207,8 @@ def compose_logs(project: str, lines: int, service: str | None = None) -> Argv:
                 *(("--", service) if service else ()))
 
 
-PS_FORMAT = ('{"ID":{{json .ID}},"Name":{{json .Names}},"Service":{{json (.Label "com.docker.compose.service")}},'
+PS_FORMAT = ('{"ID":{{json .ID}},"Name":{{json .Names}},"Project":{{json (.Label "com.docker.compose.project")}},'
+             '"Service":{{json (.Label "com.docker.compose.service")}},'
              '"State":{{json .State}},"Status":{{json .Status}},"Ports":{{json .Ports}}}')
 
 
@@ -260,17 +291,16 @@ def image_config(images: Sequence[str]) -> Argv:
                 "{{json .RepoTags}} {{json .Config.User}} {{json .Config.Healthcheck}}", "--", *images)
 
 
-def pin_images(pins: Mapping[str, str]) -> Command:
-    """Point each tag back at its recorded digest (pulling it if it is gone), so a rollback runs the same bytes."""
-    return and_then(*(and_then(or_else(quiet(argv("docker", "image", "inspect", "--format", "{{.Id}}", "--", digest)),
-                                       argv("docker", "pull", "-q", "--", digest)),
-                               argv("docker", "tag", "--", digest, tag)) for tag, digest in sorted(pins.items())))
-
-
 def write_file_atomic(path: str, content: str) -> Command:
     """Write non-secret text to a temporary name, then rename it over the file."""
     tmp = f"{path}.tmp"
     return and_then(write_to(argv("printf", "%s", content), tmp), argv("mv", "-f", tmp, path))
+
+
+def record_and_switch(layout: Layout, rid: str, manifest_text: str) -> Command:
+    """Rewrite the release's manifest (with the digests resolved on this host), then make it current."""
+    return and_then(write_file_atomic(f"{layout.release(rid)}/manifest.json", manifest_text),
+                    switch_current(layout, rid))
 
 
 def switch_current(layout: Layout, rid: str) -> Command:
@@ -312,8 +342,30 @@ def _existing_parent(path: str) -> str:
     return top if top != "/" else "/"
 
 
+def legacy_project(layout: Layout) -> str:
+    """The compose project name Gantry gave this project+environment before names were made injective
+    (`{project}-{env}`), when it differs from today's (env names with '-'; config.compose_project_name); ''."""
+    project, env = layout.base.rsplit("/", 2)[1:]
+    return f"{project}-{env}" if "-" in env else ""
+
+
+LEGACY_FORMAT = '{{.Names}} {{.Label "com.docker.compose.project.working_dir"}}'
+
+
+def legacy_containers(layout: Layout) -> tuple[Command, ...]:
+    """A section listing the containers of the legacy project name made from this base's releases (their
+    project directory is one): this environment's old copy. Nothing when the name did not change; another
+    environment that has that name today (project `a-b`, env `c` for `a`, `b-c`) is not listed."""
+    old = legacy_project(layout)
+    if not old:
+        return ()
+    ps = argv("docker", "ps", "--all", "--filter", f"label=com.docker.compose.project={old}", "--format", LEGACY_FORMAT)
+    return marker("legacy"), quiet(pipe(ps, argv("grep", "-F", "-e", f" {layout.releases}/")))
+
+
 def host_preflight(layout: Layout) -> Command:
-    """Engine security options, engine and compose versions (one `docker info`), free disk."""
+    """Engine security options, engine and compose versions (one `docker info`), free disk, and the containers
+    of this environment's legacy project name."""
     info = ("{{json .SecurityOptions}} {{.ServerVersion}} "
             '{{range .ClientInfo.Plugins}}{{if eq .Name "compose"}}{{.Version}}{{end}}{{end}}')
     return sequence(
@@ -321,6 +373,7 @@ def host_preflight(layout: Layout) -> Command:
         # The deploy path itself once it exists (it may be its own mount), else its top directory.
         marker("df"), or_else(quiet(argv("df", "-Pk", layout.base)),
                               quiet(argv("df", "-Pk", _existing_parent(layout.base)))),
+        *legacy_containers(layout),
         marker("preflight-end"),
     )
 
@@ -340,7 +393,12 @@ def drift_details(project: str, layout: Layout, rid: str) -> Command:
     registry digests of the images the containers run."""
     ids = argv("docker", "ps", "--all", "--quiet", "--no-trunc", *_project_filter(project))
     return sequence(
-        marker("config-hash"), quiet(compose(project, layout, rid, "config", "--hash", "*")),
+        # the config the containers were made from: the pinned copy while the release runs from it
+        marker("config-hash"), or_else(and_then(quiet(argv("grep", "-qxF", "-e", pinned_header(rid).strip(),
+                                                            "--", layout.pinned)),
+                                                quiet(compose(project, layout, rid, "config", "--hash", "*",
+                                                              pinned=True))),
+                                       quiet(compose(project, layout, rid, "config", "--hash", "*"))),
         marker("containers"), pipe(ids, argv("xargs", "-r", "docker", "inspect", "--format",
                                              "{{json .Name}} {{json .Image}} {{json .Config.Labels}}")),
         marker("images"), pipe(ids, argv("xargs", "-r", "docker", "inspect", "--format", "{{.Image}}"),
@@ -371,12 +429,11 @@ def release_files(layout: Layout) -> Command:
                     marker("release-files-end"))
 
 
-def damaged_releases(find_lines: Sequence[str], layout: Layout, releases: Sequence[str]) -> dict[str, list[str]]:
-    """Kept releases missing one of their files, with the missing names, from `release_files` output."""
-    have: dict[str, set[str]] = {rid: set() for rid in releases}
-    for line in find_lines:
-        rid, _, name = line.strip().removeprefix(layout.releases + "/").partition("/")
-        if rid in have:
-            have[rid].add(name)
-    return {rid: [f for f in RELEASE_FILES if f not in files] for rid, files in have.items()
-            if not set(RELEASE_FILES) <= files}
+def read_status(layout: Layout, project: str) -> Command:
+    """Read-only, for `status`: the facts and the files of every kept release."""
+    return sequence(facts(layout, project), release_files(layout))
+
+
+def read_releases(layout: Layout, project: str) -> Command:
+    """Read-only, for `releases`: the facts, then (after an `audit` marker) the audit log."""
+    return sequence(facts(layout, project), marker("audit"), read_audit(layout))

@@ -4,7 +4,7 @@ Drift is: `current` pointing at a release that is not there; a service of the re
 container; a container of the project that the release does not have; a container whose compose
 config hash label differs from the release's (`docker compose config --hash`); a container whose image
 is not the digest the deploy recorded (`resolved_images` in the manifest); a lock older than a deploy
-can take.
+can take. Containers are keyed on compose project + service: another project's `web` is never this one's.
 """
 
 from __future__ import annotations
@@ -17,16 +17,17 @@ from dataclasses import dataclass
 from gantry import yamlio
 from gantry.engines.hosts.facts import HostFacts, split_sections
 from gantry.errors import ConfigError
-from gantry.health import completion_jobs
+from gantry.health import MixedProjects, by_service, completion_jobs
 
 CONFIG_HASH = "com.docker.compose.config-hash"
 SERVICE = "com.docker.compose.service"
+PROJECT = "com.docker.compose.project"
 ONEOFF = "com.docker.compose.oneoff"
 
 
 @dataclass(frozen=True)
 class Drift:
-    kind: str  # current-missing | no-release | missing | not-running | extra | config | image | stale-lock
+    kind: str  # current-missing | no-release | missing | not-running | extra | config | image | stale-lock | mixed
     service: str
     detail: str
 
@@ -37,6 +38,7 @@ class Running:
     service: str
     image_id: str
     config_hash: str
+    project: str = ""
 
 
 def parse_details(text: str) -> tuple[dict[str, str], tuple[Running, ...], dict[str, tuple[str, ...]]]:
@@ -53,7 +55,8 @@ def parse_details(text: str) -> tuple[dict[str, str], tuple[Running, ...], dict[
         labels = labels or {}
         if labels.get(ONEOFF) == "True":
             continue
-        running.append(Running(name.lstrip("/"), labels.get(SERVICE, ""), image, labels.get(CONFIG_HASH, "")))
+        running.append(Running(name.lstrip("/"), labels.get(SERVICE, ""), image, labels.get(CONFIG_HASH, ""),
+                               labels.get(PROJECT, "")))
     images = {}
     for line in s.get("images", []):
         try:
@@ -74,7 +77,9 @@ def _services(compose_yaml: str) -> dict:
 
 def find_drift(facts: HostFacts, compose_yaml: str, manifest: Mapping, hashes: Mapping[str, str],
                running: tuple[Running, ...], images: Mapping[str, tuple[str, ...]], *, now: datetime.datetime,
-               lock_limit: float) -> tuple[Drift, ...]:
+               lock_limit: float, project: str | None = None) -> tuple[Drift, ...]:
+    """Every drift of one host; only the containers of compose project `project` (None: the one project the
+    containers belong to) are judged."""
     out: list[Drift] = []
     out += _lock_drift(facts, now, lock_limit)
     if facts.current and facts.current not in facts.releases:
@@ -84,6 +89,10 @@ def find_drift(facts: HostFacts, compose_yaml: str, manifest: Mapping, hashes: M
             out.append(Drift("no-release", "", f"{len(facts.containers)} container(s) run, but no release is current"))
         return tuple(out)
     services = _services(compose_yaml)
+    try:
+        groups = by_service(running, project)
+    except MixedProjects as exc:
+        return (*out, Drift("mixed", "", str(exc)))
     state = {c.name: c.state for c in facts.containers}
     exit_codes = {c.name: c.exit_code for c in facts.containers}
     # A one-shot job (a migration others wait for) that exited 0 has done its work. Only those: a service
@@ -91,7 +100,7 @@ def find_drift(facts: HostFacts, compose_yaml: str, manifest: Mapping, hashes: M
     one_shot = completion_jobs(services)
     resolved = manifest.get("resolved_images") or {}
     for name in sorted(services):
-        mine = [r for r in running if r.service == name]
+        mine = groups.get(name, [])
         if not mine:
             out.append(Drift("missing", name, "no container"))
         for r in mine:
@@ -105,8 +114,9 @@ def find_drift(facts: HostFacts, compose_yaml: str, manifest: Mapping, hashes: M
             if want and want not in images.get(r.image_id, ()):
                 out.append(Drift("image", name, f"container {r.name} runs {r.image_id[:19]}, the deploy recorded "
                                  f"{want}"))
+    ours = {id(r) for mine in groups.values() for r in mine}
     for r in running:
-        if r.service not in services:
+        if id(r) in ours and r.service not in services:
             out.append(Drift("extra", r.service, f"container {r.name} is not in release {facts.current}"))
     return tuple(out)
 

@@ -1,4 +1,9 @@
-"""Parsers of remote output: pure functions from text to facts.
+"""Parsers of remote output about a host's containers: pure functions from text to facts.
+
+A host's facts (its live release, kept releases, lock and containers), its engine's preflight, its containers
+from `docker ps`, `docker inspect` and health polls, and kill events. The parsers of the host's records (lock
+details, audit log, kept releases, image digests) are in gantry.engines.hosts.records; their names are also
+importable from here.
 
 `docker compose ps --format json` (Compose v2.21+) prints one JSON object per line; older v2
 releases printed one JSON array. Both are accepted.
@@ -11,19 +16,25 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from gantry.engines.hosts.commands import MARK
+from gantry.engines.hosts.records import (
+    AuditLines,
+    LockInfo,
+    ReleaseCheck,
+    parse_audit,
+    parse_image_config,
+    parse_image_digests,
+    parse_lock,
+    parse_release_check,
+    split_sections,
+)
 from gantry.health import Container, HealthPoll
 from gantry.policy.host import Preflight
 from gantry.release import hash_of_release_id
 
-
-@dataclass(frozen=True)
-class LockInfo:
-    holder: str = ""
-    since: str = ""
-    release: str = ""
-    pid: str = ""
-    raw: str = ""
+__all__ = ["AuditLines", "Container", "HealthPoll", "HostFacts", "LockInfo", "Preflight", "ReleaseCheck",
+           "SlowStop", "container_of_inspect", "parse_audit", "parse_clock", "parse_facts", "parse_health_poll",
+           "parse_image_config", "parse_image_digests", "parse_inspect", "parse_kill_events", "parse_lock",
+           "parse_poll", "parse_preflight", "parse_ps", "parse_release_check", "parse_timestamp", "split_sections"]
 
 
 @dataclass(frozen=True)
@@ -38,19 +49,6 @@ class HostFacts:
     @property
     def current_hash(self) -> str:
         return hash_of_release_id(self.current)
-
-
-def split_sections(text: str) -> dict[str, list[str]]:
-    """Split marker-delimited output into named sections of lines."""
-    sections: dict[str, list[str]] = {}
-    name = ""
-    for line in text.splitlines():
-        if line.startswith(MARK):
-            name = line[len(MARK):].strip()
-            sections.setdefault(name, [])
-        elif name:
-            sections[name].append(line)
-    return sections
 
 
 def parse_ps(text: str) -> tuple[Container, ...]:
@@ -70,10 +68,11 @@ def parse_ps(text: str) -> tuple[Container, ...]:
             id=r.get("ID", ""),
             published=_published(r),
             restarts=int(r.get("RestartCount") or 0),
+            project=str(r.get("Project") or ""),
         )
         for r in rows
     ]
-    return tuple(sorted(out, key=lambda c: (c.service, c.name)))
+    return tuple(sorted(out, key=lambda c: (c.project, c.service, c.name)))
 
 
 _STATUS_HEALTH = (("(healthy)", "healthy"), ("(unhealthy)", "unhealthy"), ("(health: starting)", "starting"))
@@ -107,20 +106,6 @@ def _published(row: dict) -> tuple[tuple[str, int], ...]:
         if key.endswith("/tcp"):
             found |= {(str(b.get("HostIp", "")), int(b["HostPort"])) for b in binds or [] if b.get("HostPort")}
     return tuple(sorted(found))
-
-
-def parse_lock(text: str) -> LockInfo | None:
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return LockInfo(raw=text[:200])
-    if not isinstance(data, dict):
-        return LockInfo(raw=text[:200])
-    return LockInfo(str(data.get("holder", "")), str(data.get("since", "")), str(data.get("release", "")),
-                    str(data.get("pid", "")), text[:500])
 
 
 def parse_facts(text: str) -> HostFacts:
@@ -160,56 +145,9 @@ def parse_preflight(text: str) -> Preflight:
     df = [line.split() for line in s.get("df", []) if line.strip()]
     if len(df) >= 2 and len(df[1]) >= 4 and df[1][3].isdigit():
         free = int(df[1][3])
-    return Preflight(opts, version, compose, free)
+    legacy = tuple(sorted(line.split()[0] for line in s.get("legacy", []) if line.strip()))
+    return Preflight(opts, version, compose, free, legacy)
 
-
-@dataclass(frozen=True)
-class AuditLines:
-    records: tuple[dict, ...]
-    bad_lines: int = 0
-
-
-def parse_audit(text: str) -> AuditLines:
-    records, bad = [], 0
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            bad += 1
-            continue
-        if isinstance(rec, dict):
-            records.append(rec)
-        else:
-            bad += 1
-    return AuditLines(tuple(records), bad)
-
-
-def _repo_of(ref: str) -> str:
-    """`host:5000/app/web:1.0@sha256:..` -> `host:5000/app/web`."""
-    ref = ref.split("@", 1)[0]
-    slash = ref.rfind("/")
-    colon = ref.rfind(":")
-    return ref[:colon] if colon > slash else ref
-
-
-def parse_image_digests(lines: list[str], images: tuple[str, ...] | list[str]) -> dict[str, str]:
-    """Map each image reference to `repo@sha256:...` from `docker image inspect` lines (tags, digests)."""
-    out: dict[str, str] = {}
-    for line in lines:
-        tags_json, _, digests_json = line.strip().partition(" ")
-        try:
-            tags, digests = json.loads(tags_json or "[]") or [], json.loads(digests_json or "[]") or []
-        except ValueError:
-            continue
-        for ref in images:
-            if ref in tags or ref.removeprefix("docker.io/library/") in tags or ref.removeprefix("docker.io/") in tags:
-                mine = [d for d in digests if _repo_of(d) in (_repo_of(ref), _repo_of(ref).removeprefix("docker.io/"),
-                                                             _repo_of(ref).removeprefix("docker.io/library/"))]
-                if mine:
-                    out[ref] = mine[0]
-    return out
 
 
 
@@ -271,6 +209,7 @@ def container_of_inspect(obj: dict) -> Container:
         published=_published({"Ports": ports}),
         restarts=int(obj.get("RestartCount") or 0),
         started_at=parse_timestamp(state.get("StartedAt")),
+        project=str(labels.get("com.docker.compose.project") or ""),
     )
 
 
@@ -302,7 +241,7 @@ def parse_inspect(text: str) -> tuple[Container, ...]:
     objs: list[dict] = []
     for value in _json_values(text):
         objs += [o for o in (value if isinstance(value, list) else [value]) if isinstance(o, dict) and "Id" in o]
-    return tuple(sorted((container_of_inspect(o) for o in objs), key=lambda c: (c.service, c.name)))
+    return tuple(sorted((container_of_inspect(o) for o in objs), key=lambda c: (c.project, c.service, c.name)))
 
 
 @dataclass(frozen=True)
@@ -332,70 +271,3 @@ def parse_kill_events(lines: list[str], since: int) -> tuple[SlowStop, ...]:
         elif str(attrs.get("signal")) == "9" and cid in termed:
             out[cid] = SlowStop(str(attrs.get("com.docker.compose.service") or ""), str(attrs.get("name") or ""))
     return tuple(sorted(out.values(), key=lambda s: (s.service, s.container)))
-
-
-@dataclass(frozen=True)
-class ReleaseCheck:
-    """What a kept release looks like on a host: its problems ('' each when complete) and its contents."""
-
-    problems: tuple[str, ...]
-    compose_yaml: str = ""
-    manifest: dict = field(default_factory=dict)
-
-
-def parse_release_check(text: str, rid: str) -> ReleaseCheck:
-    """The output of commands.verify_release: every file present, hashes matching the manifest.
-
-    The manifest records the compose file's sha256 and the content hash, which the release id ends with;
-    the .env is hashed on the host, never read, and checked against `.env.sha256` (0600) beside it, since
-    the content hash keys its .env part (release.combine_hashes). A release made before that file existed
-    is checked against an unkeyed content hash.
-    """
-    from gantry.release import combine_hashes
-
-    s = split_sections(text)
-    sums: dict[str, str] = {}
-    for line in s.get("sums", []):
-        digest, _, path = line.strip().partition("  ")
-        if len(digest) == 64:
-            sums[path.rsplit("/", 1)[-1]] = digest
-    problems = [f"{name} is missing" for name in ("compose.yaml", ".env") if name not in sums]
-    env_digest = "".join(s.get("env-digest", [])).strip()
-    manifest_text = "\n".join(s.get("manifest", [])).strip()
-    manifest: dict = {}
-    if not manifest_text:
-        problems.append("manifest.json is missing")
-    else:
-        try:
-            manifest = _dict(json.loads(manifest_text))
-        except ValueError:
-            problems.append("manifest.json is not valid JSON")
-    if manifest and not problems:
-        if manifest.get("compose_sha256") != sums["compose.yaml"]:
-            problems.append("compose.yaml does not match the sha256 in manifest.json (altered)")
-        elif env_digest and env_digest != sums[".env"]:
-            problems.append(".env does not match its digest in .env.sha256 (altered)")
-        elif not env_digest and combine_hashes(sums["compose.yaml"], sums[".env"]) != manifest.get("content_hash"):
-            problems.append(".env does not match the content hash in manifest.json (altered)")
-        elif hash_of_release_id(rid) != manifest.get("content_hash"):
-            problems.append("manifest.json belongs to another release (its content hash differs from the id)")
-    compose_text = "".join(f"{line}\n" for line in s.get("compose", []))
-    return ReleaseCheck(tuple(problems), compose_text, manifest)
-
-
-def parse_image_config(lines: list[str], images: tuple[str, ...] | list[str]) -> dict[str, dict]:
-    """`docker image inspect` lines (tags, Config.User, Config.Healthcheck) -> {ref: {"Config": {...}}}."""
-    out: dict[str, dict] = {}
-    decoder = json.JSONDecoder()
-    for line in lines:
-        text = line.strip()
-        try:
-            tags, end = decoder.raw_decode(text)
-            user, end2 = decoder.raw_decode(text, end + 1)
-            health, _ = decoder.raw_decode(text, end2 + 1)
-        except ValueError:
-            continue
-        for ref in images:
-            if ref in (tags or []):
-                out[ref] = {"Config": {"User": user or "", "Healthcheck": health}}
-    return out

@@ -7,23 +7,17 @@ reporter. Secret values never enter a command: the bundle travels as a tar on st
 from __future__ import annotations
 
 import datetime
-import io
-import json
-import tarfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import tenacity
-
 from gantry import yamlio
 from gantry.engines.hosts import commands
 from gantry.engines.hosts.facts import (
     HealthPoll,
     HostFacts,
-    LockInfo,
     Preflight,
     ReleaseCheck,
     SlowStop,
@@ -37,6 +31,9 @@ from gantry.engines.hosts.facts import (
     parse_release_check,
     split_sections,
 )
+from gantry.engines.hosts.readouts import parse_health_log as _health_log
+from gantry.engines.hosts.support import UpFailed, bundle_tar, lock_holder
+from gantry.engines.hosts.support import retry_transient as _retry_transient
 from gantry.errors import HostError
 from gantry.health import (
     Failed,
@@ -54,7 +51,7 @@ from gantry.release import Release, render_manifest
 
 if TYPE_CHECKING:  # Fabric and paramiko load with the first connection, not with this module
     from gantry.engines import Work
-    from gantry.remote.executor import HostConnection, Result
+    from gantry.remote.executor import HostConnection
 
 StepReport = Callable[[str, str, str, float, str], None]  # host, step, status(start|ok|fail), secs, detail
 
@@ -166,7 +163,7 @@ class HostSession:
 
     def live(self, specs: tuple[ServiceSpec, ...]) -> LiveRelease:
         """What the host runs, for the plan, as last observed; judged healthy the way a deploy judges it."""
-        seen = settled_verdict(self.facts.containers, specs)
+        seen = settled_verdict(self.facts.containers, specs, self.project)
         return LiveRelease(self.facts.current, self.live_compose if self.facts.current else "",
                            self.live_manifest if self.facts.current else "",
                            "" if isinstance(seen, Healthy) else getattr(seen, "reason", "not healthy"),
@@ -222,9 +219,21 @@ class HostSession:
                  specs: tuple[ServiceSpec, ...] = ()) -> None:
         """Pin images to recorded digests (rollback); pull what is missing, `up -d` and resolve digests,
         in one round trip, retried on transient registry errors only."""
-        if pins:
-            self.step("pin", lambda: self.conn.run(commands.pin_images(pins), step="pin"))
-        cmd = commands.pull_and_up(self.project, self.layout, rid, images, first_poll=True)
+        if pins:  # the host's pinned copy of the release (its images as digests); the release's files stay as they are
+            def pin() -> None:
+                from gantry.errors import GantryError
+                from gantry.release import pinned_compose
+
+                check = self.checked.get(rid) or self.verify(rid)
+                try:
+                    text = commands.pinned_header(rid) + pinned_compose(check.compose_yaml, pins)
+                except (ValueError, GantryError) as exc:
+                    raise HostError(self.host, "pin", f"release {rid}: {getattr(exc, 'what', exc)}",
+                                    "its compose.yaml was not written by this Gantry; deploy it again") from None
+                self.conn.run(commands.write_pinned(self.layout), step="pin", stdin=text.encode())
+
+            self.step("pin", pin)
+        cmd = commands.pull_and_up(self.project, self.layout, rid, images, first_poll=True, pinned=bool(pins))
         self.first_poll = None
 
         def run() -> dict[str, str]:
@@ -261,7 +270,7 @@ class HostSession:
         """`up` stops at a dependency that failed (a one-shot job that exited non-zero, an unhealthy service
         others wait for): name it, with its last log lines, as a failed health wait would."""
         try:
-            found = verdict(self.poll().containers, specs, {}, 0.0, 0.0) if specs else None
+            found = verdict(self.poll().containers, specs, {}, 0.0, 0.0, self.project) if specs else None
         except HostError:
             found = None
         if isinstance(found, Failed) and found.container:
@@ -300,7 +309,8 @@ class HostSession:
         result = self.step("health", lambda: wait_healthy(poll, specs, interval=self.health.interval,
                                                           deadline=deadline, settle=self.health.settle, first=first,
                                                           # a rollback is never cut short: it restores service
-                                                          cancel=None if self.phase == "rollback" else self.cancel))
+                                                          cancel=None if self.phase == "rollback" else self.cancel,
+                                                          project=self.project))
         if polls:  # the wait stops at the first healthy poll: the last one (the up round trip made the first)
             last = "first healthy poll" if not isinstance(result, Failed) else "last poll"
             self.spans.append((self._label(f"{last} (poll {len(polls) + (first is not None)})"), *polls[-1]))
@@ -311,8 +321,7 @@ class HostSession:
         cmd = commands.switch_current(self.layout, rid)
         if manifest is not None and self.resolved:
             record = dict(manifest, resolved_images=dict(sorted(self.resolved.items())))
-            cmd = commands.and_then(commands.write_file_atomic(f"{self.layout.release(rid)}/manifest.json",
-                                                               render_manifest(record)), cmd)
+            cmd = commands.record_and_switch(self.layout, rid, render_manifest(record))
         self.step("switch", lambda: self.conn.run(cmd, step="switch"))
 
     def read_audit(self) -> tuple[dict, ...]:
@@ -352,76 +361,3 @@ class HostSession:
         self.phase = ""
         self.step("finish", lambda: self.conn.run(commands.finish(self.layout, None, prune, audit_json),
                                                   step="finish"))
-
-
-class UpFailed(HostError):
-    """`docker compose up` failed because a service failed: which one, and its diagnostics."""
-
-    def __init__(self, host: str, step: str, what: str, service: str, diagnostics: str, detail: str) -> None:
-        super().__init__(host, step, what, "see the service's last log lines above; fix it and deploy again")
-        self.service = service
-        self.diagnostics = diagnostics
-        self.detail = detail
-
-
-TRANSIENT_PULL = ("timeout", "connection refused", "connection reset", "tls handshake", "i/o timeout", " 502 ",
-                  " 503 ", " 504 ", "toomanyrequests", "unexpected eof", "no route to host", "temporary failure")
-
-
-def _retry_transient(fn: Callable[[], Result], cancel: threading.Event) -> Result:
-    """Retry a registry operation on transient errors only (3 tries, backing off); a real failure returns at once."""
-
-    def transient(result: Result) -> bool:
-        text = (result.stdout + result.stderr).lower()
-        return not result.ok and any(word in text for word in TRANSIENT_PULL) and not cancel.is_set()
-
-    return tenacity.Retrying(retry=tenacity.retry_if_result(transient), stop=tenacity.stop_after_attempt(3),
-                             wait=tenacity.wait_exponential(multiplier=0.5, max=4),
-                             retry_error_callback=lambda state: state.outcome.result())(fn)
-
-
-def _health_log(text: str) -> list[Mapping]:
-    _, _, state = text.partition(" ")
-    try:
-        data = json.loads(state)
-    except ValueError:
-        return []
-    return list(((data or {}).get("Health") or {}).get("Log") or [])[-3:]
-
-
-def bundle_tar(release: Release) -> bytes:
-    """The release files as an uncompressed tar, modes kept (.env is 0600), fixed mtimes."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, (data, mode) in sorted(release.files().items()):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = mode
-            info.mtime = 0
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def lock_holder(info: LockInfo | None, now: datetime.datetime | None = None) -> str:
-    """Who holds a lock, since when (with `now`: how long ago) and for which release."""
-    if info is None:
-        return "unknown holder (the lock has no details)"
-    if info.holder:
-        age = f" ({_age(info.since, now)} ago)" if now is not None and _age(info.since, now) else ""
-        return f"{info.holder} since {info.since or '?'}{age} for release {info.release or '?'}"
-    return f"unreadable lock details: {info.raw!r}"
-
-
-def _age(since: str, now: datetime.datetime) -> str:
-    """'42 s', '7 min', '3 h', '2 d' from an ISO time to now ('' when the time is unreadable)."""
-    try:
-        then = datetime.datetime.fromisoformat(since)
-    except (TypeError, ValueError):
-        return ""
-    if then.tzinfo is None:
-        then = then.replace(tzinfo=datetime.timezone.utc)
-    secs = max(0, int((now - then).total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if secs >= size:
-            return f"{secs // size} {unit}"
-    return f"{secs} s"

@@ -1,0 +1,25 @@
+"""`inv status` of a swarm (read-only): the manager's release and lock, each service's replicas
+running/desired and the nodes its tasks run on, and the nodes."""
+
+from __future__ import annotations
+
+import threading
+
+from gantry.engines.swarm.engine import SwarmEngine
+from gantry.engines.swarm.verdict import service_rows
+
+
+def read_status(ctx) -> dict:
+    (session,) = SwarmEngine(ctx.env).sessions(ctx, threading.Event())
+    try:
+        session.connect()
+        facts = session.observe()
+        state = session.state
+    finally:
+        session.close()
+    return {"environment": ctx.env.name, "engine": "swarm", "manager": session.host, "release": facts.current,
+            "releases": list(facts.releases), "lock": session.lock_holder(ctx.now()) if facts.lock else "",
+            "services": [{"service": r.service, "running": r.running, "desired": r.desired, "nodes": list(r.nodes),
+                          "update": r.update} for r in service_rows(state, session.settings.stack)],
+            "nodes": [{"id": n.id, "address": n.address, "role": n.role, "state": n.state,
+                       "availability": n.availability} for n in state.nodes]}
