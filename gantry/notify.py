@@ -9,11 +9,7 @@ that still fails is a warning, never a failed deploy.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-
-import tenacity
 
 from gantry.errors import Problem
 
@@ -51,6 +47,11 @@ def _masked(value, redact: Callable[[str], str]):
 
 def post_json(url: str, doc: Mapping, *, timeout: float, attempts: int, wait: float = 0.5) -> None:
     """POST doc as JSON; retry what may pass on another attempt; raise Retryable or ValueError when it fails."""
+    import urllib.error  # with tenacity, loaded only when a hook is called (not with every task)
+    import urllib.request
+
+    import tenacity
+
     body = json.dumps(doc, sort_keys=True).encode()
 
     def once() -> None:

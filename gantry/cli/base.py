@@ -132,8 +132,12 @@ def places(environment) -> str:
     return f"{len(environment.hosts)} hosts"
 
 
-def run_context(environment, console: output.Console, redact, judge_images=None) -> RunContext:
-    return RunContext(environment, who(), socket.gethostname(), git_commit(Path(environment.root)), console.step,
+def run_context(environment, console: output.Console, redact, judge_images=None,
+                commit: str | None = None) -> RunContext:
+    """`commit`: the git commit already read for the release (None: read it; `git describe --dirty` walks the
+    whole work tree, so a deploy reads it once)."""
+    commit = git_commit(Path(environment.root)) if commit is None else commit
+    return RunContext(environment, who(), socket.gethostname(), commit, console.step,
                       redact, echo=console.command, warn=lambda text: console.say(text, always=True),
                       judge_images=judge_images, ship_images=_shipper(environment, console))
 

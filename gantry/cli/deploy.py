@@ -120,8 +120,8 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
     scan_images(environment, sorted({i for i in rel.manifest.get("images", {}).values() if i}), console)
     console.say(f"deploying {rel.id} to {environment.name} ({places(environment)})")
     judge = prepare.image_judge(prep, report, today=today())
-    driver = Runner(run_context(environment, console, redact, judge), engine_for(environment.engine, environment),
-                    action="deploy", lock_wait=wait)
+    driver = Runner(run_context(environment, console, redact, judge, commit=rel.manifest["git_commit"]),
+                    engine_for(environment.engine, environment), action="deploy", lock_wait=wait)
     if driver.ctx.ship_images:  # images.transfer: ssh: every image must be on the deploying side before a lock
         driver.ctx.ship_images.wanted(sorted({i for i in rel.manifest.get("images", {}).values() if i}))
     result = cli_day2.run_notified(lambda: driver.deploy(rel, service_specs(prep.model.data)), environment,

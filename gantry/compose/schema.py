@@ -5,6 +5,9 @@ compose-go that Docker Compose v2.40.3 is built with. compose-go validates the t
 after each file (loader.go `loadYamlFile`), after interpolation and before the canonical long syntax,
 then runs `validation.Validate` on the whole model; so do we. Unlike the binary, which prints the one
 most specific error, every problem is returned, each located `file:line:col` from the YAML marks.
+
+jsonschema is imported on the first validation, not with this module: it costs about as much CPU as the
+interpreter's own start, and most tasks (`inv --list`, status, releases, lab) never validate a compose file.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import functools
 import json
 import re
 from pathlib import Path
-
-import jsonschema
+from typing import TYPE_CHECKING
 
 from gantry.errors import Problem
 from gantry.yamlio import format_path
+
+if TYPE_CHECKING:
+    import jsonschema
 
 SCHEMA_FILE = Path(__file__).with_name("compose-spec.json")
 COMPOSE_GO_VERSION = "v2.9.1"
@@ -28,6 +33,8 @@ Marks = dict  # path tuple -> (filename, line, column)
 
 @functools.lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft7Validator:
+    import jsonschema
+
     return jsonschema.Draft7Validator(json.loads(SCHEMA_FILE.read_text()))
 
 
@@ -90,7 +97,7 @@ def _problems_of(error: jsonschema.ValidationError, marks: Marks) -> list[Proble
         patterns = list(error.schema.get("patternProperties") or {})
         problems = []
         for key in error.instance:
-            if key in known or any(jsonschema.Draft7Validator({"pattern": p}).is_valid(key) for p in patterns):
+            if key in known or any(type(_validator())({"pattern": p}).is_valid(key) for p in patterns):
                 continue
             close = difflib.get_close_matches(key, known, n=1)
             hint = (f'did you mean "{close[0]}"?' if close else f"known keys: {', '.join(sorted(known))}" if known
