@@ -104,6 +104,17 @@ def fault_table(rows_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def run_checked(root: Path, canaries: tuple[str, ...], *args: str, code: int | None = None
+                ) -> subprocess.CompletedProcess:
+    """run_gantry, asserting that no canary secret value is in its output (and its exit code, when given)."""
+    proc = run_gantry(root, *args)
+    out = proc.stdout + proc.stderr
+    assert not [c for c in canaries if c in out], "a secret value was printed"
+    if code is not None:
+        assert proc.returncode == code, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
 def run_gantry(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`python -m gantry ARGS` in a project as a user runs it (this checkout's code), never a traceback."""
     import sys

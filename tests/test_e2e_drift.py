@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.labtools import lab_or_skip, project_with_lab_secrets, run_gantry
+from tests.labtools import lab_or_skip, project_with_lab_secrets, run_checked
 
 REPO = Path(__file__).resolve().parent.parent
 CANARY_DB, CANARY_API = "canary-db-drift-41c9e2", "canary-api-drift-9d03aa"
@@ -30,11 +30,7 @@ def lab(project):
 
 
 def gantry(project, *args, code=None):
-    proc = run_gantry(project, *args)
-    assert CANARY_DB not in proc.stdout + proc.stderr and CANARY_API not in proc.stdout + proc.stderr
-    if code is not None:
-        assert proc.returncode == code, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc
+    return run_checked(project, (CANARY_DB, CANARY_API), *args, code=code)
 
 
 def on_host(lab, script: str) -> str:

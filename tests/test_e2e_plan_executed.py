@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.labtools import lab_or_skip, project_with_lab_secrets, run_gantry
+from tests.labtools import lab_or_skip, project_with_lab_secrets, run_checked
 
 CANARY_DB, CANARY_API = "canary-db-plan-5f1e0a", "canary-api-plan-b7c2d4"
 
@@ -19,8 +19,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    return project_with_lab_secrets(tmp_path_factory.mktemp("project"),
-                                    {"DB_PASSWORD": CANARY_DB, "API_TOKEN": CANARY_API})
+    return project_with_lab_secrets(tmp_path_factory.mktemp("project"), {"DB_PASSWORD": CANARY_DB,
+                                                                          "API_TOKEN": CANARY_API})
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +29,7 @@ def lab(project):
 
 
 def gantry(project, *args, code):
-    proc = run_gantry(project, *args)
-    out = proc.stdout + proc.stderr
-    assert CANARY_DB not in out and CANARY_API not in out
-    assert proc.returncode == code, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc
+    return run_checked(project, (CANARY_DB, CANARY_API, CANARY_API + "-v2"), *args, code=code)
 
 
 def same_content(plan: dict) -> dict:
