@@ -71,6 +71,19 @@ def test_swarm_verdict_does_not_count_tasks_on_a_down_node():
     assert isinstance(verdict, Pending) and "web: 0/1 running" in verdict.reason
 
 
+def test_swarm_verdict_an_old_task_on_a_down_node_does_not_hold_convergence():
+    s = state("deployed")
+    web = s.services[0]
+    new_task = next(t for t in s.tasks if t.service_id == web.id)
+    other = next(n for n in s.nodes if n.id not in {t.node_id for t in s.tasks})  # a node running no task
+    old_task = dataclasses.replace(new_task, id="old" + new_task.id[3:], node_id=other.id, spec_key="older-spec")
+    nodes = tuple(dataclasses.replace(n, state="down") if n.id == other.id else n for n in s.nodes)
+    with_old = dataclasses.replace(s, tasks=s.tasks + (old_task,))
+    assert isinstance(stack_verdict(with_old, "gx4", ("web", "worker"), s.clock), Pending)  # its node answers
+    assert isinstance(stack_verdict(dataclasses.replace(with_old, nodes=nodes), "gx4", ("web", "worker"), s.clock),
+                      Healthy)
+
+
 def test_swarm_service_rows_name_nodes_by_address():
     rows = service_rows(state("deployed"), "gx4")
     assert [(r.service, r.running, r.desired) for r in rows] == [("web", 1, 1), ("worker", 1, 1)]

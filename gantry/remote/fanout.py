@@ -29,7 +29,7 @@ def fan_out(items: Sequence, fn: Callable, max_parallel: int, *, reraise: bool =
         # started would have no result, and its host no known state.
         with interrupts_held() as arrived:
             futures: list[Future] = [pool.submit(_capture, fn, item) for item in items]
-        interrupted = bool(arrived)
+        interrupted = bool(arrived) and not _pass_on(arrived)
         if interrupted and on_interrupt is not None:
             on_interrupt()
         while True:
@@ -58,6 +58,17 @@ def _capture(fn: Callable, item: object) -> object:
         return fn(item)
     except GantryError as exc:
         return exc
+
+
+def _pass_on(arrived: list[int]) -> bool:
+    """Give the Ctrl-C that came while work was handed out to whoever holds interrupts around this fan-out
+    (a caller's own interrupts_held): True when it took them, False when they are this fan-out's to handle."""
+    outer = signal.getsignal(signal.SIGINT)
+    if not callable(outer) or outer is signal.default_int_handler:
+        return False
+    for signum in arrived:
+        outer(signum, None)
+    return True
 
 
 @contextmanager

@@ -91,7 +91,11 @@ def stack_verdict(state: SwarmState, stack: str, services: tuple[str, ...], sinc
         service = by_name[name]
         tasks = _tasks(state, service)
         running, desired = _running(state, service, tasks), _desired(service, tasks)
-        older = [t for t in tasks if t.state == "running" and t.desired == "running" and t.spec_key != service.spec_key]
+        # An old task on a node that is down cannot be stopped until the node comes back; Swarm replaces it
+        # there then. It does not hold the stack from converging on the nodes that answer.
+        usable = {n.id for n in state.nodes if n.usable}
+        older = [t for t in tasks if t.state == "running" and t.desired == "running" and t.spec_key != service.spec_key
+                 and t.node_id in usable]
         if len(running) >= desired and not older and service.update_state != "updating":
             continue
         broken = sorted((t for t in tasks if t.spec_key == service.spec_key and t.state in ("failed", "rejected")),
