@@ -13,7 +13,10 @@ import pytest
 from tests.labtools import REPO
 from tests.swarmtools import Story, http, story_of
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.skip(
+    reason="not reliable yet (issue 17): in 2 of 3 full-suite runs the deploy did not converge within its window "
+           "(worker: 1/1 running, 1 old task still reported running on a node Swarm calls ready); it passes when run "
+           "alone. Remove this mark to run it.")]
 
 
 @pytest.fixture(scope="module")
