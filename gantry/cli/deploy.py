@@ -32,7 +32,7 @@ from gantry.engines.bluegreen.settings import engine_problems
 from gantry.errors import EXIT_INVALID, ProblemList, UsageError
 from gantry.health import service_specs
 from gantry.init import placeholder_hosts
-from gantry.run import Runner
+from gantry.run import Runner, images_of
 
 RELEASE_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{10}\Z")
 LEVELS = ("prod", "lab", "dev", "local")
@@ -117,13 +117,14 @@ def deploy(c, env=None, yes=False, json=False, quiet=False, verbose=False, lock_
     redact = output.make_redactor(prep.secrets.values.values())
     hook_env = {"GANTRY_ENV": environment.name, "GANTRY_RELEASE": rel.id, "GANTRY_PROJECT": environment.project}
     run_hooks(environment, "pre_deploy", hook_env, console)
-    scan_images(environment, sorted({i for i in rel.manifest.get("images", {}).values() if i}), console)
+    images = images_of(rel)
+    scan_images(environment, list(images), console)
     console.say(f"deploying {rel.id} to {environment.name} ({places(environment)})")
     judge = prepare.image_judge(prep, report, today=today())
     driver = Runner(run_context(environment, console, redact, judge, commit=rel.manifest["git_commit"]),
                     engine_for(environment.engine, environment), action="deploy", lock_wait=wait)
     if driver.ctx.ship_images:  # images.transfer: ssh: every image must be on the deploying side before a lock
-        driver.ctx.ship_images.wanted(sorted({i for i in rel.manifest.get("images", {}).values() if i}))
+        driver.ctx.ship_images.wanted(list(images))
     result = cli_day2.run_notified(lambda: driver.deploy(rel, service_specs(prep.model.data)), environment,
                                    dict(prep.secrets.values), "deploy", rel.id, console, redact)
     hook_env["GANTRY_OUTCOME"] = str(result.outcome)

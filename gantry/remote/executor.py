@@ -15,7 +15,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -264,11 +264,3 @@ def _drain(chan: paramiko.Channel, timeout: float) -> tuple[bytes, bytes]:
             raise TimeoutError(f"did not finish within {timeout:.0f} s")
         select.select([chan], [], [], min(remaining, 1.0))
     return bytes(out), bytes(err)
-
-
-def close_all(conns: Iterable[HostConnection]) -> None:
-    for conn in conns:
-        try:
-            conn.close()
-        except Exception:  # noqa: BLE001 - closing must never hide the real outcome
-            pass
