@@ -93,6 +93,10 @@ def test_bluegreen_proxy_document_publishes_each_port_once_and_mounts_config_rea
     assert proxy["volumes"][0] == {"type": "bind", "source": "/srv/a b/proxy/config", "target": "/config",
                                    "read_only": True}
     assert doc["networks"] == {"net": {"name": "shop-prod-_proxy_net"}}
+    # queued connections move to the new listener of a reload (no reset), unless the kernel lacks the sysctl
+    assert proxy["sysctls"] == {"net.ipv4.tcp_migrate_req": "1"}
+    old_kernel = documents.proxy_document(PROJECT, "caddy@sha256:" + "b" * 64, "/srv/p", ROUTES, migrate=False)
+    assert "sysctls" not in old_kernel["services"]["proxy"]
 
 
 def test_bluegreen_commands_quote_paths_once_and_reload_through_the_admin_api():
@@ -117,6 +121,7 @@ def _row(service, state, status, release):
 def test_bluegreen_facts_read_live_colour_and_each_colours_release():
     text = "\n".join([
         "--gantry:bg-state", '{"colour": "blue", "release": "r1"}',
+        "--gantry:bg-kernel", "0",
         "--gantry:bg-ps-blue", _row("web", "running", "Up 3 minutes (healthy)", "r1"),
         "--gantry:bg-ps-green", _row("web", "exited", "Exited (0) 1 minute ago", "r0"),
         "--gantry:bg-ps-proxy", _row("proxy", "running", "Up 3 minutes (healthy)", ""),
@@ -125,12 +130,14 @@ def test_bluegreen_facts_read_live_colour_and_each_colours_release():
     assert (facts.live.colour, facts.live.release, facts.next_colour) == ("blue", "r1", "green")
     assert facts.colour("blue").runs("r1") and not facts.colour("green").running
     assert facts.colour("green").summary == "stopped r0" and facts.proxy_running
+    assert facts.migrate  # the sysctl exists (its value on the host does not matter: the proxy sets its own)
 
 
 def test_bluegreen_facts_of_a_fresh_host():
     facts = parse_bluegreen("--gantry:bg-state\n--gantry:bg-ps-blue\n--gantry:bg-ps-green\n--gantry:bg-ps-proxy\n")
     assert (facts.live.colour, facts.next_colour, facts.proxy_running) == ("", "blue", False)
     assert facts.colour("blue").summary == "none"
+    assert not facts.migrate  # no /proc/sys/net/ipv4/tcp_migrate_req printed: a kernel older than 5.14
 
 
 def test_bluegreen_policy_sees_the_proxy_publish_the_ports_instead_of_the_service():

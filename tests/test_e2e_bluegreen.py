@@ -57,6 +57,10 @@ def test_e2e_bluegreen_deploys_and_rolls_back_without_a_failed_request(apps_lab,
     v1 = doc["release"]
     for host in apps_lab.hosts:
         assert _state(apps_lab, host, app) == {"colour": "blue", "release": v1}
+        # a reload hands the connections queued on Caddy's old listener to the new one (no reset)
+        migrate = ssh(apps_lab, host, "docker", "compose", "-p", f"{app.project}-_proxy", "exec", "-T", "proxy",
+                      "cat", "/proc/sys/net/ipv4/tcp_migrate_req")
+        assert migrate.stdout.strip() == "1", migrate
 
     with RequestLoop(addresses, PUBLISH) as loop:
         doc, _ = deploy(app, "2")

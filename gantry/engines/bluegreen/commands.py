@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gantry.engines.bluegreen.documents import ADMIN, CONFIG_DIR, colour_project, proxy_project
+from gantry.engines.bluegreen.documents import ADMIN, CONFIG_DIR, MIGRATE_SYSCTL, colour_project, proxy_project
 from gantry.engines.hosts.commands import Layout, marker, write_file_atomic
 from gantry.shell import Argv, Command, and_then, argv, or_else, quiet, sequence
 
@@ -122,9 +122,11 @@ def containers_of(project: str) -> Argv:
 
 
 def facts(project: str, proxy: ProxyLayout) -> Command:
-    """Read-only: the live colour, and the containers of both colours and of the proxy."""
+    """Read-only: the live colour, the containers of both colours and of the proxy, and whether the kernel
+    has MIGRATE_SYSCTL."""
     return sequence(
         marker("bg-state"), quiet(argv("cat", proxy.state)),
+        marker("bg-kernel"), quiet(argv("cat", "/proc/sys/" + MIGRATE_SYSCTL.replace(".", "/"))),
         *(part for colour in ("blue", "green")
           for part in (marker(f"bg-ps-{colour}"), containers_of(colour_project(project, colour)))),
         marker("bg-ps-proxy"), containers_of(proxy_project(project)),

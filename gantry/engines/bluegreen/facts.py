@@ -41,6 +41,7 @@ class BlueGreenFacts:
     live: LiveState = LiveState()
     colours: dict[str, ColourFacts] = field(default_factory=dict)
     proxy: tuple[Container, ...] = ()
+    migrate: bool = True  # the host's kernel has documents.MIGRATE_SYSCTL
 
     def colour(self, name: str) -> ColourFacts:
         return self.colours.get(name) or ColourFacts(name)
@@ -80,7 +81,9 @@ def parse_bluegreen(text: str) -> BlueGreenFacts:
         containers, releases = _rows(sections.get(f"bg-ps-{colour}", []))
         colours[colour] = ColourFacts(colour, containers, releases)
     proxy, _ = _rows(sections.get("bg-ps-proxy", []))
-    return BlueGreenFacts(parse_state("\n".join(sections.get("bg-state", []))), colours, proxy)
+    kernel = "".join(sections.get("bg-kernel", [])).strip()
+    return BlueGreenFacts(parse_state("\n".join(sections.get("bg-state", []))), colours, proxy,
+                          migrate=kernel.isdigit())
 
 
 def proxy_urls(address: str, routes) -> list[str]:

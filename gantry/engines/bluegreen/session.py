@@ -185,10 +185,12 @@ class BlueGreenSession(HostSession):
     def ensure_proxy(self) -> None:
         layout = commands.ProxyLayout(self.layout)
         compose_text = documents.render(documents.proxy_document(self.project, self.proxy.image, layout.config_dir,
-                                                                 self.proxy.routes))
+                                                                 self.proxy.routes, migrate=self.bg.migrate))
         initial = documents.render_json(documents.caddy_config(self.proxy.routes, self.bg.live.colour))
         cmd = commands.ensure_proxy(self.project, layout, compose_text, initial)
-        self.step("proxy", lambda: self.conn.run(cmd, step="proxy"))
+        note = "" if self.bg.migrate else (f"the kernel has no {documents.MIGRATE_SYSCTL} (Linux < 5.14): a "
+                                           "connection queued at the moment of a switch can be reset")
+        self.step("proxy", lambda: self.conn.run(cmd, step="proxy"), detail=note)
 
     def switch_proxy(self, rid: str, colour: str) -> None:
         """Point the proxy at `colour` through Caddy's admin API (retried while a new proxy starts)."""
