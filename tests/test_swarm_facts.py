@@ -9,7 +9,7 @@ import pytest
 from gantry.engines.hosts.commands import Layout
 from gantry.engines.swarm import commands
 from gantry.engines.swarm.facts import parse_json_lines, parse_state
-from gantry.engines.swarm.verdict import service_rows, stack_verdict
+from gantry.engines.swarm.verdict import leftovers, service_rows, stack_verdict
 from gantry.health import Failed, Healthy, Pending
 from gantry.shell import display, render
 
@@ -82,6 +82,48 @@ def test_swarm_verdict_an_old_task_on_a_down_node_does_not_hold_convergence():
     assert isinstance(stack_verdict(with_old, "gx4", ("web", "worker"), s.clock), Pending)  # its node answers
     assert isinstance(stack_verdict(dataclasses.replace(with_old, nodes=nodes), "gx4", ("web", "worker"), s.clock),
                       Healthy)
+
+
+def _beside(s, *, slot_offset=0, node_state="ready", update_state="completed", stuck=False):
+    """The deployed state plus an old web task running on another node, in the same slot (or the next); `stuck`:
+    plus the task the updater started for that slot, never run, on a third node (the worker's) that is down."""
+    web = s.services[0]
+    new_task = next(t for t in s.tasks if t.service_id == web.id)
+    free = [n for n in s.nodes if n.id not in {t.node_id for t in s.tasks}]
+    old_task = dataclasses.replace(new_task, id="old" + new_task.id[3:], node_id=free[0].id, spec_key="older-spec",
+                                   slot=new_task.slot + slot_offset)
+    extra = (old_task,)
+    down = {free[0].id: node_state}
+    if stuck:
+        third = next(t.node_id for t in s.tasks if t.service_id != web.id)
+        extra += (dataclasses.replace(new_task, id="new" + new_task.id[3:], node_id=third, state="assigned",
+                                      desired="shutdown"),)
+        down[third] = "down"
+    nodes = tuple(dataclasses.replace(n, state=down.get(n.id, n.state)) for n in s.nodes)
+    services = (dataclasses.replace(web, update_state=update_state),) + s.services[1:]
+    return dataclasses.replace(s, nodes=nodes, services=services, tasks=s.tasks + extra)
+
+
+@pytest.mark.parametrize("changes, found", [
+    ({}, ("web",)),
+    ({"update_state": ""}, ("web",)),  # a service never updated through the API has no update status
+    ({"update_state": "updating"}, ()),  # start-first mid-update: the updater still stops the old one itself
+    ({"update_state": "updating", "stuck": True}, ("web",)),  # ... unless it waits on a task a down node holds
+    ({"slot_offset": 1}, ()),  # another slot: a replica the service still waits for, not a leftover
+    ({"node_state": "down"}, ()),  # Swarm cannot stop it there; it does not count (see the test above)
+], ids=["completed", "no-update-status", "updating", "updating-stuck-on-down-node", "other-slot", "node-down"])
+def test_swarm_leftovers_are_old_tasks_beside_a_running_replacement(changes, found):
+    s = state("deployed")
+    beside = _beside(s, **changes)
+    assert leftovers(beside, "gx4", ("web", "worker")) == found
+    assert leftovers(s, "gx4", ("web", "worker")) == ()
+    if found:  # a leftover is still not convergence
+        assert "web: 1/1 running, 1 old" in stack_verdict(beside, "gx4", ("web", "worker"), s.clock).reason
+
+
+def test_swarm_reconcile_is_a_forced_update_of_the_same_spec():
+    assert render(commands.service_reconcile("-gx4_web")) == (
+        "docker service update --detach --force --no-resolve-image -- -gx4_web")
 
 
 def test_swarm_service_rows_name_nodes_by_address():

@@ -75,6 +75,12 @@ def task_inspect(stack: str) -> Command:
                 argv("xargs", "-r", "docker", "inspect", "--type", "task", "--"))
 
 
+def service_reconcile(service: str) -> Argv:
+    """A new update of the same spec (`--force`: Swarm ignores an update to the spec its stuck updater already
+    works towards): the updater starts over, rolling every slot in the service's own order (verdict.leftovers)."""
+    return argv("docker", "service", "update", "--detach", "--force", "--no-resolve-image", "--", service)
+
+
 def scale_to_zero(services: Sequence[str]) -> Argv:
     return argv("docker", "service", "scale", "--detach", "--", *(f"{s}=0" for s in services))
 

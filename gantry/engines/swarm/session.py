@@ -26,7 +26,7 @@ from gantry.engines.hosts.session import HostSession
 from gantry.engines.swarm import commands
 from gantry.engines.swarm.facts import SwarmState, parse_json_lines, parse_state
 from gantry.engines.swarm.stack import StackSettings, make_stack, monitor_seconds
-from gantry.engines.swarm.verdict import stack_verdict
+from gantry.engines.swarm.verdict import leftovers, stack_verdict
 from gantry.errors import HostError, HostKeyError
 from gantry.health import Failed, Healthy, Pending, ServiceSpec, Verdict
 from gantry.plan import LiveRelease, Step
@@ -168,11 +168,18 @@ class SwarmOps:
         """Poll until the stack converged, Swarm rolled a service back, or the deadline passed."""
         limit = time.monotonic() + (self.timeout or deadline)
 
+        asked: set[str] = set()
+
         def run() -> Verdict:
             while True:
-                verdict = stack_verdict(self.read(), self.stack, services, since)
+                state = self.read()
+                verdict = stack_verdict(state, self.stack, services, since)
                 if not isinstance(verdict, Pending):
                     return verdict
+                for name in leftovers(state, self.stack, services):
+                    if name not in asked:  # once per service and wait: Swarm reconciles on the next update
+                        asked.add(name)
+                        self.reconcile(name)
                 if cancel is not None and cancel.is_set():
                     return Failed(f"interrupted while waiting: {verdict.reason}")
                 if time.monotonic() >= limit:
@@ -181,6 +188,20 @@ class SwarmOps:
                 time.sleep(self.interval)
 
         return self.s.step("converge", run)
+
+    def reconcile(self, service: str) -> None:
+        """Have Swarm start the service's update over: an old task was left running beside its replacement."""
+        name = f"{self.stack}_{service}"
+
+        def run() -> None:
+            out = self.s.conn.run(commands.service_reconcile(name), step="reconcile", check=False)
+            if not out.ok:
+                raise HostError(self.s.host, "reconcile", f"Swarm refused to restart the update of {service}: "
+                                f"{self.s.redact((out.stderr or out.stdout).strip()[-300:])}",
+                                f"see `docker service ps {name}` on the manager")
+
+        self.s.step("reconcile", run, f"{service}: an old task still runs beside its replacement; the update "
+                    "starts over (docker service update --force)")
 
     def diagnose(self, failed: Failed) -> str:
         """The failing service's recent tasks (node, state, error) and its last log lines, secrets redacted."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from gantry.engines.swarm.facts import PAUSED, ROLLED_BACK, SwarmService, SwarmState, SwarmTask
 from gantry.health import Failed, Healthy, Pending, Verdict
 
+STARTING = ("new", "pending", "assigned", "accepted", "ready", "preparing", "starting")  # before `running`
 CLOCK_SLACK = 1.0  # seconds: an update that began just before the deploy's own clock reading is still ours
 
 
@@ -74,6 +75,39 @@ def _rolled_back(state: SwarmState, service: SwarmService, stack: str) -> Failed
         f"; Swarm says: {service.update_message}"
     return Failed(f"Swarm {how} the update of service {name}: {why}{said}", service=name,
                   container=task_label(service, task) if task else "")
+
+
+def _slot_key(task: SwarmTask) -> tuple[int, str]:
+    """A replicated task's slot, a global task's node."""
+    return (task.slot, "") if task.slot else (0, task.node_id)
+
+
+def leftovers(state: SwarmState, stack: str, services: tuple[str, ...]) -> tuple[str, ...]:
+    """The services where Swarm keeps an old task running beside its running replacement, and will not stop it.
+
+    In start-first order the updater stops an old task only once the new task it started reached `running`
+    (moby/swarmkit#2308). When that new task's node goes down before it runs, the task stays `assigned` there:
+    Swarm's restart logic starts a replacement on another node, but the updater waits for the task it started,
+    `updating` until the node comes back, with the old task still running in the same slot. The next update of
+    the service reconciles the slot (its up-to-date task stays, the others stop). A slot counts when its
+    replacement runs on a usable node and either the update is over or its own new task sits on a node that is
+    not usable; a start-first update under way on nodes that answer is not a leftover."""
+    by_name = {s.short_name(stack): s for s in state.services}
+    usable = {n.id for n in state.nodes if n.usable}
+    found = []
+    for name in services:
+        service = by_name.get(name)
+        if service is None:
+            continue
+        tasks = _tasks(state, service)
+        live = [t for t in tasks if t.state == "running" and t.desired == "running" and t.node_id in usable]
+        current = {_slot_key(t) for t in live if t.spec_key == service.spec_key}
+        stuck = {_slot_key(t) for t in tasks if t.spec_key == service.spec_key and t.node_id not in usable
+                 and t.state in STARTING}
+        if any(t.spec_key != service.spec_key and _slot_key(t) in current
+               and (service.update_state != "updating" or _slot_key(t) in stuck) for t in live):
+            found.append(name)
+    return tuple(found)
 
 
 def stack_verdict(state: SwarmState, stack: str, services: tuple[str, ...], since: float) -> Verdict:
