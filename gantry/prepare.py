@@ -210,7 +210,7 @@ def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: 
         try:
             raw_model = compose.load_compose(sources, lookup, project_dir=project_dir(env),
                                              project_name=env.compose_project, profiles=env.profiles,
-                                             interpolate=False, read_file=read_text)
+                                             interpolate=False, read_file=read_text, validate=False)
         except (ConfigError, ProblemList) as exc:
             warnings.append(f"the uninterpolated model could not be built, so SECRET-ENV-LITERAL was skipped: "
                             f"{str(exc).splitlines()[0]}")

@@ -78,16 +78,20 @@ class _Context:
     kept: dict[str, str] = field(default_factory=dict, repr=False)
     marks: dict = field(default_factory=dict)  # path -> (file, line, column), the latest file wins
     schema: list = field(default_factory=list)  # schema problems, every one
+    validate: bool = True  # check each merged model against the compose schema
 
 
 def load_compose(files: Sequence[SourceFile], lookup: Lookup, *, project_dir: str,
                  project_name: str | None = None, profiles: Sequence[str] = (),
                  keep: frozenset[str] = frozenset(), interpolate: bool = True,
-                 read_file: Callable[[str], str] | None = None) -> ComposeModel:
-    """Merge `files` in order into one normalised project (see the module docstring)."""
+                 read_file: Callable[[str], str] | None = None, validate: bool = True) -> ComposeModel:
+    """Merge `files` in order into one normalised project (see the module docstring).
+
+    `validate=False` skips the schema (only for a second, uninterpolated load of files whose interpolated load
+    passed it: a value such as `replicas: ${N}` is the wrong type only before interpolation)."""
     if not files:
         raise ConfigError("", "no compose file given", "pass at least one compose file")
-    ctx = _Context(lookup, keep, interpolate, read_file, project_dir, [], [], [])
+    ctx = _Context(lookup, keep, interpolate, read_file, project_dir, [], [], [], validate=validate)
     model: dict = {}
     for source in files:
         if SENTINEL_OPEN in source.text or "\ue001" in source.text:
@@ -138,7 +142,8 @@ def _merge_document(model: dict, document, filename: str, ctx: _Context, base_di
     model = merge.enforce_unicity(merge.merge_mappings(model, data, ()))
     if base_dir is None:
         ctx.marks.update({path: (filename, *mark) for path, mark in {**document.marks, **document.key_marks}.items()})
-        ctx.schema.extend(p for p in schema_problems(model, ctx.marks) if p not in ctx.schema)
+        if ctx.validate:
+            ctx.schema.extend(p for p in schema_problems(model, ctx.marks) if p not in ctx.schema)
         if ctx.schema:
             return model
     check_unique_items(model, filename)
