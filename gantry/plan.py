@@ -9,8 +9,10 @@ hosts and supplies the steps (`StepBuilder`), this decides; gantry.run executes.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
+import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -124,14 +126,27 @@ def batches(hosts: Sequence[str], batch_size: int) -> tuple[tuple[str, ...], ...
     return tuple(tuple(hosts[i:i + size]) for i in range(0, len(hosts), size))
 
 
-def _services(compose_yaml: str) -> Mapping[str, object]:
+@functools.lru_cache(maxsize=32)
+def services_of(compose_yaml: str) -> Mapping[str, object]:
+    """The services of a compose text (read only: one parse per text, for every host that runs it)."""
     if not compose_yaml.strip():
         return {}
     try:
         data = yamlio.load_document(compose_yaml, "compose.yaml").data or {}
     except GantryError:
         return {}
-    return data.get("services") or {} if isinstance(data, dict) else {}
+    return types.MappingProxyType(data.get("services") or {} if isinstance(data, dict) else {})
+
+
+@functools.lru_cache(maxsize=32)
+def _diff_body(old: str, new: str) -> tuple[str, ...]:
+    """The unified diff of two compose texts without its two header lines (the same for every host)."""
+    return tuple(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), "a", "b"))[2:]
+
+
+def _diff(old: str, new: str, fromfile: str, tofile: str) -> str:
+    body = _diff_body(old, new)
+    return f"--- {fromfile}\n+++ {tofile}\n" + "".join(body) if body else ""
 
 
 def _manifest(text: str) -> Mapping:
@@ -149,10 +164,9 @@ def plan_host(host: str, release: Release, live: LiveRelease) -> HostPlan:
         # Same content: `deploy` still brings up what is not running and healthy there, and so says the plan.
         return HostPlan(host, live.id, "repair" if live.not_healthy else "unchanged", diff=live.not_healthy,
                         target=live.id)
-    old_svcs, new_svcs = _services(live.compose_yaml), _services(release.compose_yaml)
-    diff = "".join(difflib.unified_diff(
-        live.compose_yaml.splitlines(keepends=True), release.compose_yaml.splitlines(keepends=True),
-        fromfile=f"{host}:current/compose.yaml" if live.id else "/dev/null", tofile=f"{release.id}/compose.yaml"))
+    old_svcs, new_svcs = services_of(live.compose_yaml), services_of(release.compose_yaml)
+    diff = _diff(live.compose_yaml, release.compose_yaml, f"{host}:current/compose.yaml" if live.id else "/dev/null",
+                 f"{release.id}/compose.yaml")
     images = tuple(
         ImageChange(name, str((old_svcs.get(name) or {}).get("image", "")), str(svc.get("image", "")))
         for name, svc in sorted(new_svcs.items())

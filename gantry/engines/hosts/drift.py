@@ -14,10 +14,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gantry import yamlio
 from gantry.engines.hosts.facts import HostFacts, split_sections
-from gantry.errors import ConfigError
 from gantry.health import MixedProjects, by_service, completion_jobs
+from gantry.plan import services_of
 
 CONFIG_HASH = "com.docker.compose.config-hash"
 SERVICE = "com.docker.compose.service"
@@ -67,14 +66,6 @@ def parse_details(text: str) -> tuple[dict[str, str], tuple[Running, ...], dict[
     return hashes, tuple(running), images
 
 
-def _services(compose_yaml: str) -> dict:
-    try:  # the release's compose.yaml as Gantry wrote it, read back with the reader that wrote it
-        data = yamlio.load_document(compose_yaml, "compose.yaml").data or {}
-    except ConfigError:
-        return {}
-    return (data.get("services") or {}) if isinstance(data, dict) else {}
-
-
 def find_drift(facts: HostFacts, compose_yaml: str, manifest: Mapping, hashes: Mapping[str, str],
                running: tuple[Running, ...], images: Mapping[str, tuple[str, ...]], *, now: datetime.datetime,
                lock_limit: float, project: str | None = None) -> tuple[Drift, ...]:
@@ -88,7 +79,7 @@ def find_drift(facts: HostFacts, compose_yaml: str, manifest: Mapping, hashes: M
         if facts.containers:
             out.append(Drift("no-release", "", f"{len(facts.containers)} container(s) run, but no release is current"))
         return tuple(out)
-    services = _services(compose_yaml)
+    services = services_of(compose_yaml)  # as Gantry wrote it, read back with the reader that wrote it
     try:
         groups = by_service(running, project)
     except MixedProjects as exc:
