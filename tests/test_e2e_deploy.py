@@ -118,6 +118,13 @@ def test_e2e_deploy_v2_keeps_v1(project, lab):
     STATE["v2"] = doc["release"]
 
 
+def test_e2e_logs_show_each_hosts_service(project, lab):
+    proc = inv(project, "logs", "--env", "lab", "--service", "web", "--lines", "3", check=0)
+    sections = proc.stdout.split("== ")[1:]
+    assert [s.split(" ==")[0] for s in sections] == [h.name for h in lab.hosts], proc.stdout
+    assert all("gantry example web 2: listening on 8080" in s for s in sections), proc.stdout
+
+
 def test_e2e_no_change_deploy_changes_nothing(project, lab):
     _, doc = deploy(project, "2")
     assert doc["outcome"] == "unchanged"

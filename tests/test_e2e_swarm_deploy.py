@@ -73,6 +73,12 @@ def test_e2e_swarm_deploys_v2(story):
     doc = story.deploy("2")
     IDS["v2"] = doc["release"]
     assert doc["outcome"] == "ok" and IDS["v2"] != IDS["v1"], doc
+    logs = story.gantry("logs", "--env", "swarm", "--service", "web", "--lines", "5")
+    assert logs.stdout.startswith("== lab-1 (swarm manager) ==\n"), logs.stdout
+    started = [line for line in logs.stdout.splitlines() if "gantry example web 2: listening" in line]
+    assert {line.split("@")[0] for line in started} == {f"{STACK}_web.1", f"{STACK}_web.2"}, logs.stdout
+    every = story.gantry("logs", "--env", "swarm")  # every service of the stack, gathered by the manager
+    assert "gantry example web 2: listening" in every.stdout and "== lab-1 (swarm manager) ==" in every.stdout
     assert _versions(story) == ["2", "2"]
     assert story.deploy("2")["outcome"] == "unchanged"
 

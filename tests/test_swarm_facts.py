@@ -156,3 +156,9 @@ LAYOUT = Layout("/srv/my apps/proj/swarm")
 ], ids=["stack-deploy-path-with-space", "secret-create-stdin", "service-inspect", "node-ls", "service-ps"])
 def test_swarm_commands_render(cmd, text):
     assert render(cmd) == text == display(cmd)
+
+
+def test_swarm_stack_logs_reads_every_service_of_the_stack_by_label():
+    assert render(commands.stack_logs("-gx4", 5)) == (
+        "docker service ls --format '{{.Name}}' --filter label=com.docker.stack.namespace=-gx4 | "
+        "xargs -r -n 1 docker service logs --tail 5 --no-task-ids --")

@@ -13,6 +13,7 @@ if [ -n "${DB_PASSWORD:-}" ]; then echo yes > /tmp/www/db-password-set; else ech
 if [ "${FAIL_HEALTH:-0}" = "0" ]; then echo ok > /tmp/www/health; fi
 set +e  # a killed httpd's exit status must not abort the trap
 trap 'kill -TERM "$httpd" 2>/dev/null; wait "$httpd"; exit 0' TERM INT
+echo "gantry example web ${APP_VERSION:-unknown}: listening on 8080"
 httpd -f -p 8080 -h /tmp/www &
 httpd=$!
 wait "$httpd"

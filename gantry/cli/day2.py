@@ -165,10 +165,9 @@ def exec_(c, env=None, service=None, host=None):
     code is the command's (the first non-zero one).
     """
     from gantry.cli.base import load_env
-    from gantry.cli.ops import _raise_first
+    from gantry.cli.ops import _raise_first, _secret_redactor
     from gantry.engines.hosts import commands, reads
     from gantry.errors import UsageError
-    from gantry.prepare import read_secrets
 
     environment = load_env(c, env)
     # The words after `--`, from argv itself: Invoke's parser joins its remainder into one string.
@@ -180,10 +179,7 @@ def exec_(c, env=None, service=None, host=None):
         raise UsageError("--service", "is not a service name",
                          "service names are letters, digits, '.', '_' and '-', not starting with '-'")
     environment = only_host(environment, host)
-    secrets, _ = read_secrets(environment, os.environ)
-    from gantry.output import make_redactor
-
-    redact = make_redactor(secrets.values.values())
+    redact = _secret_redactor(environment)
     outcomes = reads.exec_in_service(environment, service, cmd)
     codes = []
     for o in outcomes:

@@ -166,13 +166,32 @@ def logs(c, env=None, service=None, lines=None):
         raise UsageError("--service", f"{yamlio.excerpt(service)} is not a service name",
                          "service names are letters, digits, '.', '_' and '-', not starting with '-'")
     environment = load_env(c, env)
+    redact = _secret_redactor(environment)  # an app that prints a secret it knows: masked here too
+    if environment.engine == "swarm":  # Swarm gathers every node's logs on the manager
+        from gantry.cli.base import run_context
+        from gantry.engines.swarm.status import read_logs
+
+        host, text = read_logs(run_context(environment, output.Console(quiet=True), redact), count, service)
+        print(f"== {host} (swarm manager) ==")
+        print(redact(text.rstrip()))
+        return
     outcomes = reads.logs(environment, count, service)
     for o in outcomes:
         if o.error:
             continue
         print(f"== {o.host} ==")
-        print(o.value.rstrip())
+        print(redact(o.value.rstrip()))
     _raise_first(outcomes)
+
+
+def _secret_redactor(environment):
+    """Masks the environment's secret values this machine knows (secrets file, secrets.command, the job's
+    environment); what it does not know it cannot mask."""
+    from gantry.output import make_redactor
+    from gantry.prepare import read_secrets
+
+    secrets, _ = read_secrets(environment, os.environ)
+    return make_redactor(secrets.values.values())
 
 
 @task(help={"env": "environment name", "yes": "do not ask for confirmation"})

@@ -36,6 +36,14 @@ def service_logs(service: str, lines: int) -> Argv:
     return argv("docker", "service", "logs", "--tail", str(lines), "--no-task-ids", "--", service)
 
 
+def stack_logs(stack: str, lines: int) -> Command:
+    """The last log lines of every service of the stack, one service after another (each line is prefixed by
+    Swarm with its task's name and node)."""
+    return pipe(argv("docker", "service", "ls", "--format", "{{.Name}}", "--filter", f"label={STACK_LABEL}={stack}"),
+                argv("xargs", "-r", "-n", "1", "docker", "service", "logs", "--tail", str(lines), "--no-task-ids",
+                     "--"))
+
+
 def write_stack_file(layout: Layout, rid: str, text: str) -> Command:
     """The stack file (no secret values in it) beside the release's bundle, written under a temporary name."""
     path = stack_file(layout, rid)

@@ -1,10 +1,12 @@
-"""`inv status` of a swarm (read-only): the manager's release and lock, each service's replicas
-running/desired and the nodes its tasks run on, and the nodes."""
+"""`inv status` and `inv logs` of a swarm (read-only), through the first manager that answers: the manager's
+release and lock, each service's replicas running/desired and the nodes its tasks run on, and the nodes; the
+services' last log lines (`docker service logs`, which gathers them from every node)."""
 
 from __future__ import annotations
 
 import threading
 
+from gantry.engines.swarm import commands
 from gantry.engines.swarm.engine import SwarmEngine
 from gantry.engines.swarm.verdict import service_rows
 
@@ -23,3 +25,16 @@ def read_status(ctx) -> dict:
                           "update": r.update} for r in service_rows(state, session.settings.stack)],
             "nodes": [{"id": n.id, "address": n.address, "role": n.role, "state": n.state,
                        "availability": n.availability} for n in state.nodes]}
+
+
+def read_logs(ctx, lines: int, service: str | None) -> tuple[str, str]:
+    """(the manager read from, its output): the last `lines` of each service of the stack, or of `service`."""
+    (session,) = SwarmEngine(ctx.env).sessions(ctx, threading.Event())
+    stack = session.settings.stack
+    try:
+        session.connect()
+        cmd = commands.service_logs(f"{stack}_{service}", lines) if service else commands.stack_logs(stack, lines)
+        out = session.conn.run(cmd, step="logs", check=False)
+    finally:
+        session.close()
+    return session.host, out.stdout + out.stderr
