@@ -95,6 +95,9 @@ def test_e2e_bluegreen_deploys_and_rolls_back_without_a_failed_request(apps_lab,
     status = inv(app, "status", "--env", "lab", "--json", check=0)
     hosts = json.loads(status.stdout)["hosts"]
     assert {h.get("colour") for h in hosts} == {"blue"} and all(str(PUBLISH) in h.get("proxy", "") for h in hosts)
+    logs = inv(app, "logs", "--env", "lab", "--service", "web", "--lines", "3", check=0).stdout
+    live = [part.partition(f"-- {app.project}-_blue --")[2].partition("-- ")[0] for part in logs.split("== ")[1:]]
+    assert len(live) == len(apps_lab.hosts) and all("gantry example web 1: listening" in t for t in live), logs
 
     # The same app deployed in place (the hosts engine), v1 then v2, under the same loop: printed, not asserted.
     plain = _app(tmp_path, "inplace", apps_lab_root, "")

@@ -123,6 +123,9 @@ def test_e2e_logs_show_each_hosts_service(project, lab):
     sections = proc.stdout.split("== ")[1:]
     assert [s.split(" ==")[0] for s in sections] == [h.name for h in lab.hosts], proc.stdout
     assert all("gantry example web 2: listening on 8080" in s for s in sections), proc.stdout
+    missing = inv(project, "logs", "--env", "lab", "--service", "nosuch", check=2)
+    assert "the live release has no service 'nosuch'" in missing.stderr and "its services: web, worker" in \
+        missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_e2e_no_change_deploy_changes_nothing(project, lab):

@@ -77,6 +77,8 @@ def test_e2e_swarm_deploys_v2(story):
     assert logs.stdout.startswith("== lab-1 (swarm manager) ==\n"), logs.stdout
     started = [line for line in logs.stdout.splitlines() if "gantry example web 2: listening" in line]
     assert {line.split("@")[0] for line in started} == {f"{STACK}_web.1", f"{STACK}_web.2"}, logs.stdout
+    missing = story.gantry("logs", "--env", "swarm", "--service", "nosuch", check=2)
+    assert f"Swarm has no logs of {STACK}_nosuch" in missing.stderr and "Traceback" not in missing.stderr
     every = story.gantry("logs", "--env", "swarm")  # every service of the stack, gathered by the manager
     assert "gantry example web 2: listening" in every.stdout and "== lab-1 (swarm manager) ==" in every.stdout
     assert _versions(story) == ["2", "2"]

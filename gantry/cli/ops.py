@@ -175,7 +175,13 @@ def logs(c, env=None, service=None, lines=None):
         print(f"== {host} (swarm manager) ==")
         print(redact(text.rstrip()))
         return
-    outcomes = reads.logs(environment, count, service)
+    projects: tuple[str, ...] = ()
+    if environment.engine == "bluegreen":  # the proxied services run as a colour's own compose project
+        from gantry.engines.bluegreen.documents import COLOURS, colour_project
+
+        project = environment.compose_project
+        projects = (project, *(colour_project(project, c) for c in COLOURS))
+    outcomes = reads.logs(environment, count, service, projects)
     for o in outcomes:
         if o.error:
             continue

@@ -17,6 +17,7 @@ from gantry.engines.hosts.engine import targets_for
 from gantry.engines.hosts.facts import HostFacts, LockInfo, parse_audit, parse_facts, split_sections
 from gantry.engines.hosts.readouts import audit_part, damaged_releases, live_files
 from gantry.errors import GantryError, UsageError
+from gantry.plan import services_of
 
 
 @dataclass(frozen=True)
@@ -105,13 +106,30 @@ def history(env) -> list[HostOutcome]:
         conn.run(commands.read_audit(layout), step="history").stdout).records)
 
 
-def logs(env, lines: int, service: str | None) -> list[HostOutcome]:
-    """Each host's last log lines of the project (or one service), stdout then stderr (a str)."""
-    cmd = commands.compose_logs(env.compose_project, lines, service)
+def logs(env, lines: int, service: str | None, projects: Sequence[str] = ()) -> list[HostOutcome]:
+    """Each host's last log lines of the project (or one service), stdout then stderr (a str). A service the
+    host's live release does not have is an error for that host (its logs would be empty). `projects`: the
+    compose projects an engine runs the release as (blue/green: base and colours), each under its name."""
+    if projects:
+        logs_cmd = commands.sequence(*(part for p in projects for part in (
+            commands.argv("echo", f"-- {p} --"), commands.compose_logs(p, lines, service))))
+    else:
+        logs_cmd = commands.compose_logs(env.compose_project, lines, service)
+    layout = commands.Layout(env.base_dir)
+    cmd = commands.sequence(commands.marker("live-compose"),
+                            commands.quiet(commands.argv("cat", f"{layout.current}/compose.yaml")),
+                            commands.marker("logs"), logs_cmd) if service else logs_cmd
 
     def read(conn, layout) -> str:
         out = conn.run(cmd, step="logs", check=False)
-        return out.stdout + out.stderr
+        if not service:
+            return out.stdout + out.stderr
+        live, _, text = out.stdout.partition(f"{commands.MARK}logs\n")
+        known = services_of(live.partition(f"{commands.MARK}live-compose\n")[2])
+        if known and service not in known:
+            raise UsageError(f"{conn.target.label}: --service", f"the live release has no service {service!r}",
+                             f"its services: {', '.join(sorted(known))}")
+        return text + out.stderr
 
     return each_host(env, read)
 

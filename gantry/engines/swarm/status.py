@@ -9,6 +9,7 @@ import threading
 from gantry.engines.swarm import commands
 from gantry.engines.swarm.engine import SwarmEngine
 from gantry.engines.swarm.verdict import service_rows
+from gantry.errors import UsageError
 
 
 def read_status(ctx) -> dict:
@@ -37,4 +38,9 @@ def read_logs(ctx, lines: int, service: str | None) -> tuple[str, str]:
         out = session.conn.run(cmd, step="logs", check=False)
     finally:
         session.close()
+    if service and not out.ok:  # `docker service logs` of a service the stack does not have
+        lines = (out.stderr or out.stdout).strip().splitlines()
+        said = ctx.redact(lines[-1] if lines else "no answer")
+        raise UsageError(f"{session.host}: --service", f"Swarm has no logs of {stack}_{service}: {said}",
+                         "`inv status` lists the stack's services")
     return session.host, out.stdout + out.stderr
