@@ -1,14 +1,20 @@
 """The swarm engine on a lab swarm (1 manager, 2 workers): v1 and v2 spread over the nodes and answering on
 host-mode ports, secrets as files in the running tasks and never in `docker service inspect`, a failing v3
-that Swarm rolls back (exit 3, the whole stack back at v2), `inv rollback` of the whole stack to v1, and no
-secret value in any output."""
+that Swarm rolls back (exit 3, the whole stack back at v2), `inv rollback` of the whole stack to v1, a Ctrl-C
+while v4 converges (the stack back on v1), and no secret value in any output."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
+from tests.labtools import REPO
 from tests.swarmtools import CANARY_API, CANARY_DB, STACK, Story, http, story_of
 
 pytestmark = pytest.mark.e2e
@@ -111,3 +117,32 @@ def test_e2e_swarm_rollback_returns_the_whole_stack_to_v1(story):
     # (an unchanged deploy takes no lock and writes nothing)
     assert outcomes == [("deploy", "deployed"), ("deploy", "deployed"), ("deploy", "rolled-back"),
                         ("rollback", "deployed")], outcomes
+
+
+def test_e2e_swarm_ctrl_c_during_convergence_returns_the_stack_and_frees_the_lock(story):
+    """SIGINT while Gantry waits for v4 to converge: exit 130, the whole stack back on v1 (the live release),
+    `current` unchanged, the lock free, the interruption in the audit."""
+    proc = subprocess.Popen([sys.executable, "-m", "gantry", "deploy", "--env", "swarm", "--yes", "--json"],
+                            cwd=story.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", "APP_VERSION": "4"})
+    seen = []
+    deadline = time.monotonic() + 120
+    for line in proc.stderr:  # the progress lines; the JSON document is on stdout
+        seen.append(line)
+        if "converge" in line and "..." in line:
+            proc.send_signal(signal.SIGINT)  # v4's stack deployed, convergence not yet seen
+            break
+        assert time.monotonic() < deadline
+    out, rest = proc.communicate(timeout=300)
+    err = "".join(seen) + rest
+    story.outputs += [out, err]
+    assert proc.returncode == 130 and "Traceback" not in err and "rollback:stack deploy" in err, f"{out}\n{err}"
+    assert json.loads(out)["exit_code"] == 130
+    assert _versions(story) == ["1", "1"]
+    worker = story.inspect("worker")["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
+    assert "APP_VERSION=1" in worker, worker
+    assert story.manager("readlink", "/srv/gantry/gantry-example/swarm/current").stdout.strip() == \
+        f"releases/{IDS['v1']}"
+    assert story.manager("test", "-e", "/srv/gantry/gantry-example/swarm/lock").returncode == 1  # no lock left
+    last = json.loads(story.manager("tail", "-n", "1", "/srv/gantry/gantry-example/swarm/deploys.jsonl").stdout)
+    assert last["event"] == "deploy" and "interrupted" in last["detail"], last
