@@ -176,12 +176,12 @@ class SwarmOps:
                 verdict = stack_verdict(state, self.stack, services, since)
                 if not isinstance(verdict, Pending):
                     return verdict
+                if cancel is not None and cancel.is_set():
+                    return Failed(f"interrupted while waiting: {verdict.reason}")
                 for name in leftovers(state, self.stack, services):
                     if name not in asked:  # once per service and wait: Swarm reconciles on the next update
                         asked.add(name)
                         self.reconcile(name)
-                if cancel is not None and cancel.is_set():
-                    return Failed(f"interrupted while waiting: {verdict.reason}")
                 if time.monotonic() >= limit:
                     return Failed(f"the stack did not converge within {self.timeout or deadline:.0f} s: "
                                   f"{verdict.reason}")
