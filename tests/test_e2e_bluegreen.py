@@ -98,6 +98,11 @@ def test_e2e_bluegreen_deploys_and_rolls_back_without_a_failed_request(apps_lab,
     logs = inv(app, "logs", "--env", "lab", "--service", "web", "--lines", "3", check=0).stdout
     live = [part.partition(f"-- {app.project}-_blue --")[2].partition("-- ")[0] for part in logs.split("== ")[1:]]
     assert len(live) == len(apps_lab.hosts) and all("gantry example web 1: listening" in t for t in live), logs
+    # exec finds a proxied service in its live colour's project, an unproxied one in the base project
+    web = inv(app, "exec", "--env", "lab", "--service", "web", "--", "cat", "/tmp/www/version", check=0).stdout
+    assert [part.split("\n", 1)[1].strip() for part in web.split("== ")[1:]] == ["1"] * len(apps_lab.hosts), web
+    store = inv(app, "exec", "--env", "lab", "--service", "store", "--", "cat", "/data/log", check=0).stdout
+    assert store.count("(exit 0) ==") == len(apps_lab.hosts) and "written by v1" in store, store
 
     # The same app deployed in place (the hosts engine), v1 then v2, under the same loop: printed, not asserted.
     plain = _app(tmp_path, "inplace", apps_lab_root, "")

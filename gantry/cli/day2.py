@@ -156,6 +156,15 @@ def drift(c, env=None, json=False):
         raise Exit(code=EXIT_CHANGES)
 
 
+def _place(environment, service: str):
+    """Where the engine runs the service (blue/green: a proxied one runs as its live colour's project)."""
+    if environment.engine != "bluegreen":
+        return None
+    from gantry.engines.bluegreen.reads import place_of
+
+    return place_of(environment, service)
+
+
 @task(help={"env": "environment name", "service": "the compose service to run in", "host": "only this host"})
 @user_errors
 def exec_(c, env=None, service=None, host=None):
@@ -180,7 +189,7 @@ def exec_(c, env=None, service=None, host=None):
                          "service names are letters, digits, '.', '_' and '-', not starting with '-'")
     environment = only_host(environment, host)
     redact = _secret_redactor(environment)
-    outcomes = reads.exec_in_service(environment, service, cmd)
+    outcomes = reads.exec_in_service(environment, service, cmd, _place(environment, service))
     codes = []
     for o in outcomes:
         if o.error:
@@ -223,7 +232,8 @@ def shell(c, env=None, service=None, host=None, command="sh"):
     secrets, _ = read_secrets(environment, os.environ)
     out = MaskingWriter(sys.stdout, secrets.values.values())  # what the container prints, secrets masked
     try:
-        code = reads.shell_in_service(environment, service, split_words(command) or ["sh"], out)
+        code = reads.shell_in_service(environment, service, split_words(command) or ["sh"], out,
+                                      _place(environment, service))
     finally:
         out.finish()
     if code:

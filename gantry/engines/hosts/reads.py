@@ -171,20 +171,24 @@ def _live_release(conn, layout, project: str, step: str) -> HostFacts:
     return facts
 
 
-def exec_in_service(env, service: str, cmd: Sequence[str]) -> list[HostOutcome]:
+# Where an engine runs a service of the live release rid: (conn, layout, rid) -> (compose project, layout, rid)
+Place = Callable[[object, commands.Layout, str], tuple[str, commands.Layout, str]]
+
+
+def exec_in_service(env, service: str, cmd: Sequence[str], place: Place | None = None) -> list[HostOutcome]:
     """Run cmd in the service's container of each host's live release (CommandOutput)."""
     project = env.compose_project
 
     def run(conn, layout) -> CommandOutput:
         facts = _live_release(conn, layout, project, "exec")
-        out = conn.run(commands.exec_in_service(project, layout, facts.current, service, cmd), step="exec",
-                       check=False)
+        proj, where, rid = place(conn, layout, facts.current) if place else (project, layout, facts.current)
+        out = conn.run(commands.exec_in_service(proj, where, rid, service, cmd), step="exec", check=False)
         return CommandOutput(out.exit_code, out.stdout + out.stderr)
 
     return each_host(env, run)
 
 
-def shell_in_service(env, service: str, cmd: Sequence[str], out=None) -> int:
+def shell_in_service(env, service: str, cmd: Sequence[str], out=None, place: Place | None = None) -> int:
     """An interactive command on a TTY in the service's running container of the live release on the first
     host, its output written to `out` (the caller's masking writer); returns its exit code."""
     from gantry.remote.executor import HostConnection
@@ -193,8 +197,10 @@ def shell_in_service(env, service: str, cmd: Sequence[str], out=None) -> int:
     layout, project = commands.Layout(env.base_dir), env.compose_project
     with HostConnection(target) as conn:
         facts = _live_release(conn, layout, project, "shell")
+        proj, where, rid = place(conn, layout, facts.current) if place else (project, layout, facts.current)
+        if proj != project:
+            facts = parse_facts(conn.run(commands.facts(layout, proj), step="shell", check=False).stdout)
         if not any(x.service == service and x.state == "running" for x in facts.containers):
             raise UsageError(f"{target.label} [shell]", f"service {service!r} has no running container",
                              f"`gantry status --env {env.name}` shows what runs")
-        return conn.interactive(commands.shell_in_service(project, layout, facts.current, service, cmd),
-                                step="shell", out=out)
+        return conn.interactive(commands.shell_in_service(proj, where, rid, service, cmd), step="shell", out=out)
