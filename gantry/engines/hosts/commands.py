@@ -240,14 +240,25 @@ def host_preflight(layout: Layout) -> Command:
     )
 
 
+def _live_compose(layout: Layout) -> Command:
+    """The live release's compose file, under the `live-compose` marker (readouts.live_compose)."""
+    return sequence(marker("live-compose"), quiet(argv("cat", f"{layout.current}/compose.yaml")))
+
+
 def read_live(layout: Layout, project: str) -> Command:
     """Read-only: the facts plus the live release's compose file and manifest (for a plan)."""
     return sequence(
         facts(layout, project),
-        marker("live-compose"), quiet(argv("cat", f"{layout.current}/compose.yaml")),
+        _live_compose(layout),
         marker("live-manifest"), quiet(argv("cat", f"{layout.current}/manifest.json")),
         marker("live-end"),
     )
+
+
+def with_live_compose(layout: Layout, cmd: Command) -> Command:
+    """Read-only, for `logs --service`: the live release's compose file (does it have the service?), then
+    what cmd prints, after the `logs` marker, as it prints it."""
+    return sequence(_live_compose(layout), marker("logs"), cmd)
 
 
 def drift_details(project: str, layout: Layout, rid: str) -> Command:

@@ -24,13 +24,18 @@ def audit_part(text: str) -> str:
     return text.split(f"{MARK}audit", 1)[-1]
 
 
+def live_compose(sections: Mapping[str, list[str]]) -> str:
+    """The live release's compose.yaml text from a read with the `live-compose` section ('' when missing)."""
+    return "".join(f"{x}\n" for x in sections.get("live-compose", []))
+
+
 def live_files(sections: Mapping[str, list[str]]) -> tuple[str, dict]:
     """The live release's compose.yaml text and manifest ({} when missing or unreadable) from `read_live`."""
     try:
         manifest = json.loads("\n".join(sections.get("live-manifest", [])) or "{}")
     except ValueError:
         manifest = {}
-    return "".join(f"{x}\n" for x in sections.get("live-compose", [])), manifest if isinstance(manifest, dict) else {}
+    return live_compose(sections), manifest if isinstance(manifest, dict) else {}
 
 
 def parse_health_log(text: str) -> list[Mapping]:

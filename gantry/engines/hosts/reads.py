@@ -15,7 +15,7 @@ from gantry.engines.hosts import commands
 from gantry.engines.hosts import drift as drift_stage
 from gantry.engines.hosts.engine import targets_for
 from gantry.engines.hosts.facts import HostFacts, LockInfo, parse_audit, parse_facts, split_sections
-from gantry.engines.hosts.readouts import audit_part, damaged_releases, live_files
+from gantry.engines.hosts.readouts import audit_part, damaged_releases, live_compose, live_files
 from gantry.errors import GantryError, UsageError
 from gantry.plan import services_of
 
@@ -115,17 +115,14 @@ def logs(env, lines: int, service: str | None, projects: Sequence[str] = ()) -> 
             commands.argv("echo", f"-- {p} --"), commands.compose_logs(p, lines, service))))
     else:
         logs_cmd = commands.compose_logs(env.compose_project, lines, service)
-    layout = commands.Layout(env.base_dir)
-    cmd = commands.sequence(commands.marker("live-compose"),
-                            commands.quiet(commands.argv("cat", f"{layout.current}/compose.yaml")),
-                            commands.marker("logs"), logs_cmd) if service else logs_cmd
 
     def read(conn, layout) -> str:
-        out = conn.run(cmd, step="logs", check=False)
         if not service:
+            out = conn.run(logs_cmd, step="logs", check=False)
             return out.stdout + out.stderr
+        out = conn.run(commands.with_live_compose(layout, logs_cmd), step="logs", check=False)
         live, _, text = out.stdout.partition(f"{commands.MARK}logs\n")
-        known = services_of(live.partition(f"{commands.MARK}live-compose\n")[2])
+        known = services_of(live_compose(split_sections(live)))
         if known and service not in known:
             raise UsageError(f"{conn.target.label}: --service", f"the live release has no service {service!r}",
                              f"its services: {', '.join(sorted(known))}")

@@ -31,6 +31,7 @@ from gantry.engines.hosts.facts import (
     parse_release_check,
     split_sections,
 )
+from gantry.engines.hosts.readouts import live_compose
 from gantry.engines.hosts.readouts import parse_health_log as _health_log
 from gantry.engines.hosts.support import UpFailed, bundle_tar, lock_holder
 from gantry.engines.hosts.support import retry_transient as _retry_transient
@@ -158,7 +159,7 @@ class HostSession:
 
     def _keep_live(self, text: str) -> None:
         sections = split_sections(text)
-        self.live_compose = "".join(f"{line}\n" for line in sections.get("live-compose", []))
+        self.live_compose = live_compose(sections)
         self.live_manifest = "\n".join(sections.get("live-manifest", []))
 
     def live(self, specs: tuple[ServiceSpec, ...]) -> LiveRelease:
