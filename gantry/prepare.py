@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gantry import compose, policy, yamlio
+from gantry.compose import validcache
+from gantry.compose.schema import schema_digest
 from gantry.config import Environment
 from gantry.errors import ConfigError, Problem, ProblemList
 from gantry.release import Release, SourceDigest, make_release, sha256_text
@@ -168,21 +170,37 @@ def make_lookup(env: Environment, secrets: Secrets, environ: Mapping[str, str]):
     return lookup
 
 
-def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: bool = False) -> Prepared:
-    """Load, merge and interpolate the compose files and collect every problem (secrets, variables)."""
+def _valid_trees(env: Environment, environ: Mapping[str, str]) -> validcache.ValidTrees | None:
+    """The trees of this environment that passed the schema before (keyed like the secret fingerprints)."""
+    try:
+        key = fingerprint_key(env, environ)
+    except (ConfigError, OSError):
+        return None  # build_release reports a bad key file
+    return validcache.load(env.root, env.name, key, schema_digest())
+
+
+def prepare(env: Environment, environ: Mapping[str, str] | None = None, *, raw: bool = False,
+            cache: bool = False) -> Prepared:
+    """Load, merge and interpolate the compose files and collect every problem (secrets, variables).
+
+    `cache`: skip the schema for trees that passed it in an earlier run (compose.validcache)."""
     environ = dict(os.environ if environ is None else environ)
     secrets, secret_problems = read_secrets(env, environ)
     problems: list[Problem] = []
     sources = read_sources(env)
     lookup = make_lookup(env, secrets, environ)
+    valid = _valid_trees(env, environ) if cache else None
     try:
         model = compose.load_compose(sources, lookup, project_dir=project_dir(env),
                                      project_name=env.compose_project, profiles=env.profiles,
-                                     keep=frozenset(secrets.declared | secrets.names), read_file=read_text)
+                                     keep=frozenset(secrets.declared | secrets.names), read_file=read_text,
+                                     valid=valid)
     except ProblemList as exc:
         raise ProblemList(secret_problems + exc.problems) from None
     except ConfigError as exc:
         raise ProblemList([*secret_problems, exc.problem]) from None
+    if valid is not None:
+        validcache.save(env.root, env.name, valid)
     secrets, secret_problems = with_env_file_secrets(secrets, secret_problems, model.env_file_secrets,
                                                      {ref.name for ref in model.references})
     if not os.path.lexists(Path(env.root) / EXAMPLE_FILE):

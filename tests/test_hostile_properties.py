@@ -23,7 +23,8 @@ project = hostiletools.project  # the fixture: a copy of the example project wit
 EXAMPLES = int(os.environ.get("GANTRY_HOSTILE_EXAMPLES", "0"))
 SETTINGS = settings(max_examples=EXAMPLES or 20, deadline=None, derandomize=not EXAMPLES,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-ALLOWED = (".gantry/keys", "out")  # what a task may create: the fingerprint key; the --out the test names
+# what a task may create: the fingerprint key, the schema cache (compose.validcache); the --out the test names
+ALLOWED = (".gantry/keys", ".gantry/cache", "out")
 
 TRICKY = ["1.10", "0777", "1:30", "yes", "off", "~", "null", ".nan", "-.inf", "1e400", "-1", "0", "2026-13-45",
           "!!int abc", "!!python/object/apply:os.system [id]", "!!binary aGk=", "*nope", "&a x", "[1, 2]",

@@ -260,7 +260,7 @@ def build(c, env=None, json=False, no_push=False, sarif=False):
     from gantry.policy.built import check_built
 
     environment = load_env(c, env)
-    prep = prepare.prepare(environment)
+    prep = prepare.prepare(environment, cache=True)
     if prep.problems or prep.secret_problems:
         raise ProblemList(list(prep.problems + prep.secret_problems))
     rel = prepare.build_release(prep, now=datetime.datetime.now(datetime.timezone.utc), who=who(),

@@ -63,7 +63,7 @@ def _prepared_release(c, env):
     if placeholder_hosts(environment):
         raise ProblemList(placeholder_hosts(environment))
     engine_for(environment.engine, environment).check_ready()  # hosts to go to, before the secrets are read
-    prep = prepare.prepare(environment, raw=True)
+    prep = prepare.prepare(environment, raw=True, cache=True)
     problems = list(prep.problems + prep.secret_problems) + engine_problems(environment, prep.model.data)
     if problems:
         raise ProblemList(problems)

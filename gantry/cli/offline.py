@@ -59,7 +59,7 @@ def envs(c):
 def validate(c, env=None):
     """Check that an environment can be deployed: config, compose files, variables, secrets, policy."""
     environment = load_env(c, env)
-    prep = prepare.prepare(environment, raw=True)
+    prep = prepare.prepare(environment, raw=True, cache=True)
     report = prepare.check(as_checked(prep), today=today())
     problems = [str(p) for p in placeholder_hosts(environment)]
     problems += [str(p) for p in prep.problems + prep.secret_problems]
@@ -93,7 +93,7 @@ def render(c, env=None, out=None):
     if out is not None:
         release.check_bundle_dir(Path(out))  # before anything is computed or written
     environment = load_env(c, env)
-    prep = prepare.prepare(environment)
+    prep = prepare.prepare(environment, cache=True)
     if prep.problems or (out and prep.secret_problems):
         raise ProblemList(list(prep.problems + (prep.secret_problems if out else ())))
     for p in prep.secret_problems:
@@ -140,7 +140,7 @@ def check(c, env=None, file=None, level="prod", allow_registry=None, format="tex
         names = list(file)
     else:
         environment = load_env(c, env)
-        prep = prepare.prepare(environment, raw=True)
+        prep = prepare.prepare(environment, raw=True, cache=True)
         if prep.problems:
             raise ProblemList(list(prep.problems))
         report = prepare.check(as_checked(prep), today=today())

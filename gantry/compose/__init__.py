@@ -39,6 +39,7 @@ from gantry.compose.interpolate import SENTINEL_OPEN, Lookup, VarRef, interpolat
 from gantry.compose.normalize import canonical, check_scalars, check_unique_items, implied_dependencies
 from gantry.compose.render import render_json, render_yaml
 from gantry.compose.schema import model_problems, schema_problems
+from gantry.compose.validcache import ValidTrees
 from gantry.errors import ConfigError, ProblemList
 from gantry.yamlio import load_documents, shown
 
@@ -79,19 +80,23 @@ class _Context:
     marks: dict = field(default_factory=dict)  # path -> (file, line, column), the latest file wins
     schema: list = field(default_factory=list)  # schema problems, every one
     validate: bool = True  # check each merged model against the compose schema
+    valid: ValidTrees | None = None  # trees that passed the schema before (validcache)
 
 
 def load_compose(files: Sequence[SourceFile], lookup: Lookup, *, project_dir: str,
                  project_name: str | None = None, profiles: Sequence[str] = (),
                  keep: frozenset[str] = frozenset(), interpolate: bool = True,
-                 read_file: Callable[[str], str] | None = None, validate: bool = True) -> ComposeModel:
+                 read_file: Callable[[str], str] | None = None, validate: bool = True,
+                 valid: ValidTrees | None = None) -> ComposeModel:
     """Merge `files` in order into one normalised project (see the module docstring).
 
     `validate=False` skips the schema (only for a second, uninterpolated load of files whose interpolated load
-    passed it: a value such as `replicas: ${N}` is the wrong type only before interpolation)."""
+    passed it: a value such as `replicas: ${N}` is the wrong type only before interpolation). `valid` holds the
+    trees that passed the schema in an earlier run; a tree found there is not validated again, a tree that passes
+    is added."""
     if not files:
         raise ConfigError("", "no compose file given", "pass at least one compose file")
-    ctx = _Context(lookup, keep, interpolate, read_file, project_dir, [], [], [], validate=validate)
+    ctx = _Context(lookup, keep, interpolate, read_file, project_dir, [], [], [], validate=validate, valid=valid)
     model: dict = {}
     for source in files:
         if SENTINEL_OPEN in source.text or "\ue001" in source.text:
@@ -143,7 +148,7 @@ def _merge_document(model: dict, document, filename: str, ctx: _Context, base_di
     if base_dir is None:
         ctx.marks.update({path: (filename, *mark) for path, mark in {**document.marks, **document.key_marks}.items()})
         if ctx.validate:
-            ctx.schema.extend(p for p in schema_problems(model, ctx.marks) if p not in ctx.schema)
+            ctx.schema.extend(p for p in _schema_problems(model, ctx) if p not in ctx.schema)
         if ctx.schema:
             return model
     check_unique_items(model, filename)
@@ -151,6 +156,16 @@ def _merge_document(model: dict, document, filename: str, ctx: _Context, base_di
         ctx.warnings.append(f"{filename}: the attribute `version` is obsolete, it will be ignored")
         model = {k: v for k, v in model.items() if k != "version"}
     return merge.enforce_unicity(canonical(model, lenient=not ctx.interpolate))
+
+
+def _schema_problems(model: dict, ctx: _Context) -> list:
+    digest = ctx.valid.digest(model) if ctx.valid is not None else None
+    if digest is not None and digest in ctx.valid:
+        return []
+    problems = schema_problems(model, ctx.marks)
+    if digest is not None and not problems:
+        ctx.valid.add(digest)
+    return problems
 
 
 def _extends_source(services: dict, resets: tuple, filename: str, base_dir: str,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -36,6 +37,12 @@ def _validator() -> jsonschema.Draft7Validator:
     import jsonschema
 
     return jsonschema.Draft7Validator(json.loads(SCHEMA_FILE.read_text()))
+
+
+@functools.lru_cache(maxsize=1)
+def schema_digest() -> str:
+    """The vendored schema's SHA-256 (a tree that passed one schema is validated again under another)."""
+    return hashlib.sha256(SCHEMA_FILE.read_bytes()).hexdigest()
 
 
 def _located(path: tuple, marks: Marks) -> str:
