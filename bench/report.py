@@ -303,7 +303,7 @@ Median over hosts and runs; in brackets the median over runs of the slowest host
 {targets_text(samples)}
 
 Each ratio divides medians as measured; rows measured under different machine loads (see the Notes) do not
-compare.
+compare. Why each goal is met or not, with what was measured to tell: the Notes, one paragraph per goal.
 
 ## Cost curve: 1 to 50 hosts (`bench-light`: web's health check every 5 s)
 
