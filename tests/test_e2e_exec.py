@@ -50,3 +50,11 @@ def test_e2e_exec_without_a_command_is_a_usage_error(lab):
     root, _ = lab
     proc = gantry(root, "exec", "--env", "lab", "--service", "web")
     assert proc.returncode == 2 and "give --service and a command after --" in proc.stderr
+
+
+def test_e2e_exec_in_a_service_that_does_not_run_is_a_usage_error_naming_what_runs(lab):
+    root, up = lab
+    proc = gantry(root, "exec", "--env", "lab", "--service", "nosuch", "--", "true")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"{up.hosts[0].name} [exec]: service 'nosuch' has no running container" in proc.stderr
+    assert "running: web, worker" in proc.stderr and "Traceback" not in proc.stderr

@@ -172,13 +172,28 @@ def _live_release(conn, layout, project: str, step: str) -> HostFacts:
 Place = Callable[[object, commands.Layout, str], tuple[str, commands.Layout, str]]
 
 
+def _running_service(conn, layout, env, service: str, step: str, place: Place | None
+                     ) -> tuple[str, commands.Layout, str]:
+    """Where the live release runs `service` on this host; a usage error naming what runs when it has no
+    running container there (a service the release lacks, or one that is stopped)."""
+    project = env.compose_project
+    facts = _live_release(conn, layout, project, step)
+    proj, where, rid = place(conn, layout, facts.current) if place else (project, layout, facts.current)
+    if proj != project:
+        facts = parse_facts(conn.run(commands.facts(layout, proj), step=step, check=False).stdout)
+    running = sorted({x.service for x in facts.containers if x.state == "running"})
+    if service not in running:
+        raise UsageError(f"{conn.target.label} [{step}]", f"service {service!r} has no running container",
+                         (f"running: {', '.join(running)}; " if running else "")
+                         + f"`gantry status --env {env.name}` shows what runs")
+    return proj, where, rid
+
+
 def exec_in_service(env, service: str, cmd: Sequence[str], place: Place | None = None) -> list[HostOutcome]:
     """Run cmd in the service's container of each host's live release (CommandOutput)."""
-    project = env.compose_project
 
     def run(conn, layout) -> CommandOutput:
-        facts = _live_release(conn, layout, project, "exec")
-        proj, where, rid = place(conn, layout, facts.current) if place else (project, layout, facts.current)
+        proj, where, rid = _running_service(conn, layout, env, service, "exec", place)
         out = conn.run(commands.exec_in_service(proj, where, rid, service, cmd), step="exec", check=False)
         return CommandOutput(out.exit_code, out.stdout + out.stderr)
 
@@ -191,13 +206,7 @@ def shell_in_service(env, service: str, cmd: Sequence[str], out=None, place: Pla
     from gantry.remote.executor import HostConnection
 
     target = targets_for(env)[0]
-    layout, project = commands.Layout(env.base_dir), env.compose_project
+    layout = commands.Layout(env.base_dir)
     with HostConnection(target) as conn:
-        facts = _live_release(conn, layout, project, "shell")
-        proj, where, rid = place(conn, layout, facts.current) if place else (project, layout, facts.current)
-        if proj != project:
-            facts = parse_facts(conn.run(commands.facts(layout, proj), step="shell", check=False).stdout)
-        if not any(x.service == service and x.state == "running" for x in facts.containers):
-            raise UsageError(f"{target.label} [shell]", f"service {service!r} has no running container",
-                             f"`gantry status --env {env.name}` shows what runs")
+        proj, where, rid = _running_service(conn, layout, env, service, "shell", place)
         return conn.interactive(commands.shell_in_service(proj, where, rid, service, cmd), step="shell", out=out)
